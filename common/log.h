@@ -7,6 +7,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_format {
 	LOG_FORMAT_AUTO,	/* JSON unless stderr is a terminal */

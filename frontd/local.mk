@@ -1,1 +1,5 @@
-# frontd
+pkglibexec_PROGRAMS += frontd/frontd
+frontd_frontd_SOURCES = frontd/frontd.c frontd/frontd.h frontd/http.c \
+	frontd/health.c
+frontd_frontd_CFLAGS = $(AM_CFLAGS) $(COMMON_CFLAGS)
+frontd_frontd_LDADD = $(COMMON_LIBS)

@@ -1,0 +1,33 @@
+/* frontd: the Agent API over HTTP. */
+#ifndef FRONTD_H
+#define FRONTD_H
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "ipc.h"
+
+enum frontd_peer {
+	PEER_STATED,
+	PEER_DEPLOYD,
+	PEER_MEASURED,
+	PEER_COUNT
+};
+
+/* Time a worker gets to answer a request from frontd, in milliseconds. */
+#define FRONTD_IPC_TIMEOUT_MS	5000
+
+struct ipc_client *frontd_client(enum frontd_peer);
+const char	*frontd_peer_name(enum frontd_peer);
+
+/* Replies with a JSON body (stolen) and Content-Type application/json. */
+void		 http_reply_json(struct evhttp_request *, int status,
+	    json_t *body);
+/* Replies {"error": {"code", "message", "field"?}}. */
+void		 http_reply_error(struct evhttp_request *, int status,
+	    const char *code, const char *field, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+
+void		 health_handle(struct evhttp_request *);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * perf-agent: the supervisor. It starts the workers (and localcloud in
+ * local mode), restarts a worker that dies, with exponential backoff, gives
+ * up when one keeps dying, forwards SIGTERM and SIGINT, and reaps every
+ * child, so that it is safe as PID 1 in a container.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "ipc.h"
+#include "log.h"
+#include "proto.h"
+#include "settings.h"
+
+/* First restart delay and its cap, in milliseconds. */
+#define RESTART_DELAY_MIN_MS	100
+#define RESTART_DELAY_MAX_MS	10000
+/* Time the children get between SIGTERM and SIGKILL, in seconds; Cloud Run
+ * kills the container 10 s after its own SIGTERM. */
+#define STOP_GRACE_S		8
+/* Interval of the readiness pings, in milliseconds. */
+#define READY_POLL_MS		100
+/* Most deaths remembered per worker; the limit is capped to it. */
+#define DEATHS_MAX		1000
+
+struct child {
+	const char	*name;
+	int		 ipc;		/* answers ping on <name>.sock */
+	int		 local_only;
+	pid_t		 pid;
+	struct timespec	 deaths[DEATHS_MAX];
+	int		 ndeaths;
+	struct event	*restart_timer;
+	struct ipc_client *client;
+	int		 ready;
+};
+
+static struct child children[] = {
+	{ .name = "localcloud", .local_only = 1 },
+	{ .name = "stated", .ipc = 1 },
+	{ .name = "deployd", .ipc = 1 },
+	{ .name = "measured", .ipc = 1 },
+	{ .name = "frontd", .ipc = 1 },
+};
+#define NCHILDREN	(sizeof(children) / sizeof(children[0]))
+
+static struct event_base *base;
+static struct event *ready_timer, *kill_timer;
+static int stopping;
+static int exit_status;
+static int all_ready;
+
+static int
+child_enabled(const struct child *c)
+{
+	return !c->local_only || settings_bool(CFG_LOCAL);
+}
+
+/* Finds the program of a worker: <dir>/<name>, or <dir>/<name>/<name> in
+ * the build tree. */
+static int
+child_program(const struct child *c, char *buf, size_t size)
+{
+	const char *dir = settings_libexec_dir();
+	struct stat st;
+
+	snprintf(buf, size, "%s/%s", dir, c->name);
+	if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
+	snprintf(buf, size, "%s/%s/%s", dir, c->name, c->name);
+	if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
+	return -1;
+}
+
+static void
+child_start(struct child *c)
+{
+	static char flag_port[] = "--port", flag_data[] = "--data-dir";
+	static char flag_idle[] = "--idle-timeout";
+	char program[PATH_MAX], port[16], idle[16], data[PATH_MAX];
+	char *argv[12];
+	int argc = 0;
+	pid_t pid;
+
+	if (child_program(c, program, sizeof(program)) == -1) {
+		log_error("worker %s not found in %s; set --libexec-dir",
+		    c->name, settings_libexec_dir());
+		exit_status = 1;
+		return;
+	}
+	argv[argc++] = program;
+	if (strcmp(c->name, "localcloud") == 0) {
+		snprintf(port, sizeof(port), "%ld",
+		    settings_int(CFG_LOCALCLOUD_PORT));
+		snprintf(idle, sizeof(idle), "%ld",
+		    settings_int(CFG_IDLE_TIMEOUT));
+		snprintf(data, sizeof(data), "%s",
+		    settings_str(CFG_LOCALCLOUD_DIR));
+		argv[argc++] = flag_port;
+		argv[argc++] = port;
+		argv[argc++] = flag_data;
+		argv[argc++] = data;
+		argv[argc++] = flag_idle;
+		argv[argc++] = idle;
+	}
+	argv[argc] = NULL;
+
+	switch (pid = fork()) {
+	case -1:
+		log_warn("cannot start %s", c->name);
+		return;
+	case 0:
+		execv(program, argv);
+		fprintf(stderr, "perf-agent: cannot run %s: %s\n", program,
+		    strerror(errno));
+		_exit(127);
+	default:
+		c->pid = pid;
+		c->ready = 0;
+		log_info("started %s, pid %ld", c->name, (long)pid);
+	}
+}
+
+static void
+child_restart(evutil_socket_t fd, short events, void *arg)
+{
+	struct child *c = arg;
+
+	if (!stopping)
+		child_start(c);
+}
+
+static int
+children_alive(void)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < NCHILDREN; i++)
+		if (children[i].pid > 0)
+			n++;
+	return n;
+}
+
+/* Kills every process whose parent is the supervisor: workers, and orphans
+ * that were reparented to it as the child subreaper. */
+static void
+kill_descendants(int sig)
+{
+	char path[300], buf[512], *p;
+	struct dirent *de;
+	long ppid;
+	DIR *dir;
+	FILE *f;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		/* The command name may hold spaces: parse after its ')'. */
+		if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+			continue;
+		if (sscanf(p + 1, " %*c %ld", &ppid) != 1 ||
+		    ppid != (long)getpid())
+			continue;
+		kill((pid_t)strtol(de->d_name, NULL, 10), sig);
+	}
+	closedir(dir);
+}
+
+static void
+stop_children(int status)
+{
+	struct timeval grace = { STOP_GRACE_S, 0 };
+	size_t i;
+
+	if (stopping)
+		return;
+	stopping = 1;
+	if (status != 0)
+		exit_status = status;
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	for (i = 0; i < NCHILDREN; i++) {
+		if (children[i].restart_timer != NULL)
+			evtimer_del(children[i].restart_timer);
+		if (children[i].pid > 0)
+			kill(children[i].pid, SIGTERM);
+	}
+	evtimer_add(kill_timer, &grace);
+	if (children_alive() == 0)
+		event_base_loopexit(base, NULL);
+}
+
+static void
+on_kill_timer(evutil_socket_t fd, short events, void *arg)
+{
+	log_warnx("workers still running %d s after SIGTERM; killing them",
+	    STOP_GRACE_S);
+	kill_descendants(SIGKILL);
+}
+
+/* Counts the deaths of c within the restart window, dropping older ones. */
+static int
+child_count_deaths(struct child *c, const struct timespec *now)
+{
+	long window = settings_int(CFG_RESTART_WINDOW);
+	int i, kept = 0;
+
+	for (i = 0; i < c->ndeaths; i++)
+		if (now->tv_sec - c->deaths[i].tv_sec < window)
+			c->deaths[kept++] = c->deaths[i];
+	c->ndeaths = kept;
+	return kept;
+}
+
+static void
+child_died(struct child *c, int status)
+{
+	struct timespec now;
+	struct timeval delay;
+	long max = settings_int(CFG_MAX_RESTARTS);
+	long ms;
+	int n;
+
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %ld) killed by signal %d (%s)", c->name,
+		    (long)c->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (stopping)
+		log_info("%s (pid %ld) exited with status %d", c->name,
+		    (long)c->pid, WEXITSTATUS(status));
+	else
+		log_warnx("%s (pid %ld) exited with status %d", c->name,
+		    (long)c->pid, WEXITSTATUS(status));
+	c->pid = 0;
+	c->ready = 0;
+	all_ready = 0;
+	if (stopping)
+		return;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	n = child_count_deaths(c, &now);
+	if (n < DEATHS_MAX)
+		c->deaths[c->ndeaths++] = now;
+	n++;
+	if (n > max) {
+		log_error("%s died %d times within %ld s (limit %ld); giving "
+		    "up", c->name, n, settings_int(CFG_RESTART_WINDOW), max);
+		stop_children(1);
+		return;
+	}
+	ms = RESTART_DELAY_MIN_MS;
+	while (--n > 0 && ms < RESTART_DELAY_MAX_MS)
+		ms *= 2;
+	if (ms > RESTART_DELAY_MAX_MS)
+		ms = RESTART_DELAY_MAX_MS;
+	log_info("restarting %s in %ld ms", c->name, ms);
+	delay.tv_sec = ms / 1000;
+	delay.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->restart_timer, &delay);
+}
+
+static void
+on_sigchld(evutil_socket_t fd, short events, void *arg)
+{
+	size_t i;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < NCHILDREN; i++)
+			if (children[i].pid == pid)
+				break;
+		if (i < NCHILDREN)
+			child_died(&children[i], status);
+		/* Other pids are orphans reparented to us: reaped. */
+	}
+	if (stopping && children_alive() == 0)
+		event_base_loopexit(base, NULL);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short events, void *arg)
+{
+	log_info("%s received, stopping the workers", strsignal(sig));
+	stop_children(0);
+}
+
+static void
+on_ping(const struct ipc_result *result, void *arg)
+{
+	struct child *c = arg;
+	size_t i;
+
+	c->ready = result->ok;
+	if (!c->ready || all_ready)
+		return;
+	for (i = 0; i < NCHILDREN; i++)
+		if (children[i].ipc && !children[i].ready)
+			return;
+	all_ready = 1;
+	log_info("all workers answer; the agent is ready");
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+}
+
+static void
+on_ready_timer(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval tv = { 0, READY_POLL_MS * 1000 };
+	size_t i;
+
+	if (stopping)
+		return;
+	if (!all_ready)
+		for (i = 0; i < NCHILDREN; i++)
+			if (children[i].ipc && children[i].pid > 0 &&
+			    !children[i].ready)
+				ipc_call(children[i].client, MSG_PING, NULL,
+				    READY_POLL_MS * 5, on_ping, &children[i]);
+	evtimer_add(ready_timer, &tv);
+}
+
+/* Fills in the local-mode settings: everything on loopback, pointed at
+ * localcloud, whatever the environment said. */
+static void
+configure_local(void)
+{
+	char url[256], buf[512];
+	long lc = settings_int(CFG_LOCALCLOUD_PORT);
+	static const enum setting_key apis[] = {
+		CFG_RUN_ENDPOINT, CFG_STORAGE_ENDPOINT, CFG_SCHEDULER_ENDPOINT,
+		CFG_TASKS_ENDPOINT, CFG_MONITORING_ENDPOINT,
+		CFG_LOGGING_ENDPOINT,
+	};
+	size_t i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%ld", lc);
+	for (i = 0; i < sizeof(apis) / sizeof(apis[0]); i++)
+		settings_set(apis[i], url);
+	snprintf(buf, sizeof(buf), "127.0.0.1:%ld", lc);
+	settings_set(CFG_METADATA_HOST, buf);
+	snprintf(buf, sizeof(buf), "%s/oauth2/v3/certs", url);
+	settings_set(CFG_CERTS_URL, buf);
+	if (strcmp(settings_str(CFG_LISTEN_ADDRESS), "0.0.0.0") == 0)
+		settings_set(CFG_LISTEN_ADDRESS, "127.0.0.1");
+	snprintf(buf, sizeof(buf), "http://127.0.0.1:%ld",
+	    settings_int(CFG_PORT));
+	settings_set(CFG_AGENT_URL, buf);
+	if (settings_str(CFG_PROJECT)[0] == '\0')
+		settings_set(CFG_PROJECT, "local-project");
+	settings_set(CFG_REGION, "local-region");
+	if (settings_str(CFG_SERVICE_ACCOUNT)[0] == '\0')
+		settings_set(CFG_SERVICE_ACCOUNT,
+		    "perf-agent@local-project.iam.gserviceaccount.com");
+	if (settings_str(CFG_ALLOWED_INVOKERS)[0] == '\0')
+		settings_set(CFG_ALLOWED_INVOKERS,
+		    settings_str(CFG_SERVICE_ACCOUNT));
+	if (settings_str(CFG_LOCALCLOUD_DIR)[0] == '\0') {
+		snprintf(buf, sizeof(buf), "%s/localcloud",
+		    settings_runtime_dir());
+		settings_set(CFG_LOCALCLOUD_DIR, buf);
+	}
+	snprintf(buf, sizeof(buf), "%s/ca.pem",
+	    settings_str(CFG_LOCALCLOUD_DIR));
+	settings_set(CFG_CA_FILE, buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event *sigchld, *sigterm, *sigint;
+	struct timeval now = { 0, 0 };
+	enum log_format format;
+	char path[256];
+	size_t i;
+
+	settings_load(argc, argv, "perf-agent", "Runs the perf-agent workers "
+	    "and restarts any that dies. --local runs everything offline "
+	    "against localcloud.");
+	if (log_format_parse(settings_str(CFG_LOG_FORMAT), &format) == -1) {
+		fprintf(stderr, "perf-agent: invalid LOG_FORMAT \"%s\": use "
+		    "json, text or auto\n", settings_str(CFG_LOG_FORMAT));
+		return 2;
+	}
+	log_init("supervisor", format, settings_bool(CFG_DEBUG));
+	if (settings_bool(CFG_LOCAL))
+		configure_local();
+	if (settings_str(CFG_RUNTIME_DIR)[0] == '\0')
+		settings_set(CFG_RUNTIME_DIR, settings_runtime_dir());
+	if (settings_export() == -1)
+		fatal("cannot export the settings");
+	if (mkdir(settings_runtime_dir(), 0700) == -1 && errno != EEXIST)
+		fatal("cannot create the runtime folder %s",
+		    settings_runtime_dir());
+	/* Orphans of the workers (service instances of localcloud, say)
+	 * become our children, so that we reap them and stop them. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("cannot become the child subreaper");
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event base");
+	sigchld = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	sigterm = evsignal_new(base, SIGTERM, on_stop_signal, NULL);
+	sigint = evsignal_new(base, SIGINT, on_stop_signal, NULL);
+	ready_timer = evtimer_new(base, on_ready_timer, NULL);
+	kill_timer = evtimer_new(base, on_kill_timer, NULL);
+	if (sigchld == NULL || sigterm == NULL || sigint == NULL ||
+	    ready_timer == NULL || kill_timer == NULL ||
+	    evsignal_add(sigchld, NULL) == -1 ||
+	    evsignal_add(sigterm, NULL) == -1 ||
+	    evsignal_add(sigint, NULL) == -1)
+		fatalx("cannot set up the event loop");
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("perf-agent %s starting (%s mode, runtime folder %s)",
+	    PACKAGE_VERSION, settings_bool(CFG_LOCAL) ? "local" : "cloud",
+	    settings_runtime_dir());
+	for (i = 0; i < NCHILDREN; i++) {
+		struct child *c = &children[i];
+
+		if (!child_enabled(c))
+			continue;
+		c->restart_timer = evtimer_new(base, child_restart, c);
+		if (c->restart_timer == NULL)
+			fatalx("cannot create a timer");
+		if (c->ipc) {
+			if (ipc_socket_path(path, sizeof(path),
+			    settings_runtime_dir(), c->name) == -1)
+				fatalx("runtime folder path too long");
+			c->client = ipc_client_new(base, c->name, path);
+			if (c->client == NULL)
+				fatal("IPC client for %s", c->name);
+		}
+		child_start(c);
+		if (exit_status != 0)
+			break;
+	}
+	if (exit_status != 0)
+		stop_children(exit_status);
+	evtimer_add(ready_timer, &now);
+
+	event_base_dispatch(base);
+
+	/* Anything left (orphans, a worker that ignored SIGKILL's delay). */
+	kill_descendants(SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	for (i = 0; i < NCHILDREN; i++) {
+		ipc_client_free(children[i].client);
+		if (children[i].restart_timer != NULL)
+			event_free(children[i].restart_timer);
+	}
+	event_free(sigchld);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(ready_timer);
+	event_free(kill_timer);
+	event_base_free(base);
+	log_info("stopped with status %d", exit_status);
+	return exit_status;
+}

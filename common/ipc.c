@@ -810,6 +810,14 @@ ipc_job_done(evutil_socket_t fd, short events, void *arg)
 	free(job);
 }
 
+static int ipc_threads;
+
+int
+ipc_threads_running(void)
+{
+	return __atomic_load_n(&ipc_threads, __ATOMIC_SEQ_CST);
+}
+
 static void *
 ipc_job_thread(void *arg)
 {
@@ -817,6 +825,7 @@ ipc_job_thread(void *arg)
 
 	job->work(job->arg);
 	event_active(job->ev, EV_TIMEOUT, 0);
+	__atomic_fetch_sub(&ipc_threads, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -841,9 +850,11 @@ ipc_run_in_thread(struct event_base *base, void (*work)(void *),
 	job->arg = arg;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	__atomic_fetch_add(&ipc_threads, 1, __ATOMIC_SEQ_CST);
 	rc = pthread_create(&thread, &attr, ipc_job_thread, job);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		__atomic_fetch_sub(&ipc_threads, 1, __ATOMIC_SEQ_CST);
 		event_free(job->ev);
 		free(job);
 		errno = rc;

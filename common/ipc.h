@@ -82,4 +82,7 @@ int		 ipc_socket_path(char *buf, size_t size,
 int		 ipc_run_in_thread(struct event_base *base,
 	    void (*work)(void *), void (*done)(void *), void *arg);
 
+/* Threads of ipc_run_in_thread that have not finished their work. */
+int		 ipc_threads_running(void);
+
 #endif

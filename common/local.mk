@@ -7,4 +7,8 @@ common_libcommon_a_SOURCES = \
 	common/frame.c common/frame.h \
 	common/ipc.c common/ipc.h \
 	common/settings.c common/settings.h \
-	common/worker.c common/worker.h
+	common/worker.c common/worker.h \
+	common/peer.c common/peer.h \
+	common/state.c common/state.h \
+	common/timefmt.c common/timefmt.h \
+	common/runkey.c common/runkey.h

@@ -134,6 +134,14 @@ static const struct setting setting_table[CFG_COUNT] = {
 	    SETTING_STRING, "", 0, 0, "folder of localcloud's objects, "
 	    "jobs, services and keys in local mode (default "
 	    "RUNTIME_DIR/localcloud)" },
+	[CFG_SCALE_WAIT] = { "scale-to-zero-wait", "SCALE_TO_ZERO_WAIT",
+	    SETTING_INT, "300", 1, 3600, "seconds a cold sample waits for "
+	    "its service to report zero instances (local mode: 3 idle "
+	    "timeouts plus 5)" },
+	[CFG_SCALE_WINDOW] = { "scale-to-zero-window", "SCALE_TO_ZERO_WINDOW",
+	    SETTING_INT, "300", 1, 3600, "seconds of Cloud Monitoring "
+	    "samples that must all show zero instances before a cold sample; "
+	    "the metric lags minutes (local mode: 2)" },
 };
 
 /* Effective values; NULL means the default. */
@@ -164,6 +172,12 @@ settings_int(enum setting_key key)
 	if (errno != 0 || end == s || *end != '\0')
 		return setting_table[key].min;
 	return v;
+}
+
+int
+settings_is_set(enum setting_key key)
+{
+	return values[key] != NULL;
 }
 
 int
@@ -334,6 +348,24 @@ settings_export(void)
 			return -1;
 	}
 	return 0;
+}
+
+const char *
+settings_instance_id(void)
+{
+	static char id[96];
+	const char *env = getenv("PERF_AGENT_INSTANCE");
+	char host[64];
+
+	if (env != NULL && env[0] != '\0' && strlen(env) < sizeof(id))
+		return env;
+	if (id[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "host");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
+	}
+	return id;
 }
 
 const char *

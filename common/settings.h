@@ -46,6 +46,8 @@ enum setting_key {
 	CFG_RESTART_WINDOW,
 	CFG_SOCKET,
 	CFG_LOCALCLOUD_DIR,
+	CFG_SCALE_WAIT,
+	CFG_SCALE_WINDOW,
 	CFG_COUNT
 };
 
@@ -60,12 +62,16 @@ int		 settings_load(int argc, char **argv, const char *program,
 const char	*settings_str(enum setting_key);
 long		 settings_int(enum setting_key);
 int		 settings_bool(enum setting_key);
+/* Returns 1 when a flag or the environment gave the setting. */
+int		 settings_is_set(enum setting_key);
 /* Sets a value as if it had come from the environment. */
 int		 settings_set(enum setting_key, const char *value);
 /* Puts every setting into the environment, for child processes. */
 int		 settings_export(void);
 /* Name of the setting's environment variable. */
 const char	*settings_env_name(enum setting_key);
+/* Id of this agent instance: set by the supervisor for its workers. */
+const char	*settings_instance_id(void);
 /* Folder of the worker sockets, created by the supervisor. */
 const char	*settings_runtime_dir(void);
 /* Folders of data files and worker programs, also in the build tree. */

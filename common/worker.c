@@ -16,6 +16,9 @@
 #include "settings.h"
 #include "worker.h"
 
+/* Time unfinished request threads get at shutdown, in milliseconds. */
+#define WORKER_THREAD_WAIT_MS	3000
+
 static const struct worker *worker_self;
 static struct event_base *worker_evbase;
 static struct ipc_server *worker_server;
@@ -67,6 +70,7 @@ worker_main(const struct worker *w, int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL;
 	enum log_format format;
 	char path[256];
+	int i;
 
 	worker_self = w;
 	settings_load(argc, argv, w->name, w->summary);
@@ -115,6 +119,16 @@ worker_main(const struct worker *w, int argc, char **argv)
 
 	if (w->shutdown != NULL)
 		w->shutdown();
+	/* Threads still working would touch the base once done: give them
+	 * a moment, and leave the base alone if they do not finish. */
+	for (i = 0; i < WORKER_THREAD_WAIT_MS / 10 && ipc_threads_running() > 0;
+	    i++)
+		usleep(10000);
+	if (ipc_threads_running() > 0) {
+		log_warnx("stopping with %d requests unfinished",
+		    ipc_threads_running());
+		return 0;
+	}
 	ipc_server_free(worker_server);
 	event_free(sigterm);
 	event_free(sigint);

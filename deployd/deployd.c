@@ -1,27 +1,295 @@
-/* deployd: Deploys services to Cloud Run and schedules the measure phase. */
+/*
+ * deployd: deploys services to Cloud Run, creates and deletes measure
+ * triggers, and answers scale checks from Cloud Monitoring and Cloud
+ * Logging. Every request runs on its own thread because the Google API
+ * calls block; the event loop only answers IPC.
+ */
 #include "config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deployd.h"
+#include "gcp.h"
 #include "log.h"
 #include "proto.h"
+#include "settings.h"
+#include "timefmt.h"
 #include "worker.h"
 
-static void
-deployd_handle(struct ipc_request *req)
+/* Requests in progress at once; more are rejected as busy. */
+#define DEPLOYD_MAX_JOBS	64
+
+struct deployd_job {
+	struct ipc_request	*req;
+	json_t			*reply;
+	void			*deploy;	/* services left to deploy */
+	char			 code[32];
+	char			 err[1024];
+};
+
+static struct manifest *manifest;
+static int jobs_running;
+
+const struct manifest *
+deployd_manifest(void)
 {
-	switch (req->type) {
-	default:
-		log_warnx("%s from %s is not a deployd message",
-		    proto_type_name(req->type), ipc_request_peer(req));
-		ipc_reply_error(req, "unsupported_type", "deployd does not handle "
-		    "%s", proto_type_name(req->type));
+	return manifest;
+}
+
+static void
+deployd_schedule(struct deployd_job *job, json_t *body)
+{
+	const char *run_id = json_string_value(json_object_get(body,
+	    "run_id"));
+	long delay = (long)json_integer_value(json_object_get(body,
+	    "delay_s"));
+	long round = (long)json_integer_value(json_object_get(body, "round"));
+	char name[300], when[TIMEFMT_MAX];
+	time_t at;
+
+	if (run_id == NULL || delay < 0 || round < 1) {
+		snprintf(job->code, sizeof(job->code), "invalid");
+		snprintf(job->err, sizeof(job->err), "fields run_id, delay_s "
+		    ">= 0 and round >= 1 are required");
+		return;
+	}
+	if (trigger_create(run_id, delay, round, &at, name, sizeof(name),
+	    job->err, sizeof(job->err)) == -1) {
+		snprintf(job->code, sizeof(job->code), "unavailable");
+		return;
+	}
+	job->reply = json_pack("{s:s, s:s}", "scheduled_at", timefmt_utc(when,
+	    sizeof(when), at), "job", name);
+}
+
+static void
+deployd_unschedule(struct deployd_job *job, json_t *body)
+{
+	const char *run_id = json_string_value(json_object_get(body,
+	    "run_id"));
+	int rc;
+
+	if (run_id == NULL) {
+		snprintf(job->code, sizeof(job->code), "invalid");
+		snprintf(job->err, sizeof(job->err), "field run_id is required");
+		return;
+	}
+	/* The scheduler job has one name for every round. */
+	rc = trigger_delete(run_id, 1, job->err, sizeof(job->err));
+	if (rc == -1) {
+		snprintf(job->code, sizeof(job->code), "unavailable");
+		return;
+	}
+	job->reply = json_pack("{s:b}", "deleted", rc == 0);
+}
+
+static void
+deployd_scale_state(struct deployd_job *job, json_t *body)
+{
+	const char *service = json_string_value(json_object_get(body,
+	    "service_name"));
+	json_t *since = json_object_get(body, "since"), *served = NULL;
+	struct gcp_error gerr;
+	time_t now = time(NULL);
+	long active = 0, idle = 0;
+
+	if (service == NULL || !gcp_valid_service_id(service)) {
+		snprintf(job->code, sizeof(job->code), "invalid");
+		snprintf(job->err, sizeof(job->err), "field service_name must "
+		    "be a Cloud Run service id");
+		return;
+	}
+	if (monitoring_instance_count(service, now - settings_int(
+	    CFG_SCALE_WINDOW), now,
+	    &active, &idle, &gerr) == -1) {
+		snprintf(job->code, sizeof(job->code), "unavailable");
+		snprintf(job->err, sizeof(job->err), "instance count of %s: %s",
+		    service, gerr.message);
+		return;
+	}
+	if (json_is_integer(since) && logging_request_instances(service,
+	    (time_t)json_integer_value(since), &served, &gerr) == -1) {
+		snprintf(job->code, sizeof(job->code), "unavailable");
+		snprintf(job->err, sizeof(job->err), "request log of %s: %s",
+		    service, gerr.message);
+		return;
+	}
+	job->reply = json_pack("{s:I, s:I, s:I, s:o}", "instances",
+	    (json_int_t)(active + idle), "active", (json_int_t)active, "idle",
+	    (json_int_t)idle, "served", served ? served : json_array());
+}
+
+static void
+deployd_id_token(struct deployd_job *job, json_t *body)
+{
+	const char *audience = json_string_value(json_object_get(body,
+	    "audience"));
+	struct gcp_error gerr;
+	char *token;
+
+	if (audience == NULL) {
+		snprintf(job->code, sizeof(job->code), "invalid");
+		snprintf(job->err, sizeof(job->err), "field audience is "
+		    "required");
+		return;
+	}
+	if (metadata_identity_token(audience, &token, &gerr) == -1) {
+		snprintf(job->code, sizeof(job->code), "unavailable");
+		snprintf(job->err, sizeof(job->err), "identity token: %s",
+		    gerr.message);
+		return;
+	}
+	job->reply = json_pack("{s:s}", "token", token);
+	free(token);
+}
+
+static void
+deployd_work(void *arg)
+{
+	struct deployd_job *job = arg;
+	json_t *body = job->req->body;
+	const char *run_id;
+
+	switch (job->req->type) {
+	case MSG_DEPLOY_RUN:
+		deploy_plan(body, &job->reply, &job->deploy, job->err,
+		    sizeof(job->err), job->code, sizeof(job->code));
+		break;
+	case MSG_CLEANUP_RUN:
+		run_id = json_string_value(json_object_get(body, "run_id"));
+		if (run_id == NULL) {
+			snprintf(job->code, sizeof(job->code), "invalid");
+			snprintf(job->err, sizeof(job->err), "field run_id is "
+			    "required");
+			break;
+		}
+		deploy_cleanup(run_id, &job->reply, job->err,
+		    sizeof(job->err), job->code, sizeof(job->code));
+		break;
+	case MSG_SCHEDULE:
+		deployd_schedule(job, body);
+		break;
+	case MSG_UNSCHEDULE:
+		deployd_unschedule(job, body);
+		break;
+	case MSG_SCALE_STATE:
+		deployd_scale_state(job, body);
+		break;
+	case MSG_ID_TOKEN:
+		deployd_id_token(job, body);
 		break;
 	}
 }
 
+static void
+deployd_services_done(void *arg)
+{
+	jobs_running--;
+	deploy_job_free(arg);
+}
+
+static void
+deployd_done(void *arg)
+{
+	struct deployd_job *job = arg;
+
+	jobs_running--;
+	if (job->reply != NULL)
+		ipc_reply(job->req, job->reply);
+	else {
+		log_warnx("%s failed: %s: %s", proto_type_name(job->req->type),
+		    job->code[0] ? job->code : "internal", job->err);
+		ipc_reply_error(job->req, job->code[0] ? job->code :
+		    "internal", "%s", job->err);
+	}
+	/* The reply went out; the services deploy in the background. */
+	if (job->deploy != NULL) {
+		if (ipc_run_in_thread(worker_base(), deploy_services,
+		    deployd_services_done, job->deploy) == -1) {
+			log_warn("cannot start the deploy thread");
+			deploy_job_free(job->deploy);
+		} else
+			jobs_running++;
+	}
+	free(job);
+}
+
+static void
+deployd_handle(struct ipc_request *req)
+{
+	struct deployd_job *job;
+
+	switch (req->type) {
+	case MSG_DEPLOY_RUN:
+	case MSG_CLEANUP_RUN:
+	case MSG_SCHEDULE:
+	case MSG_UNSCHEDULE:
+	case MSG_SCALE_STATE:
+	case MSG_ID_TOKEN:
+		break;
+	default:
+		log_warnx("%s from %s is not a deployd message",
+		    proto_type_name(req->type), ipc_request_peer(req));
+		ipc_reply_error(req, "unsupported_type", "deployd does not "
+		    "handle %s", proto_type_name(req->type));
+		return;
+	}
+	if (jobs_running >= DEPLOYD_MAX_JOBS) {
+		log_warnx("rejecting %s: %d requests in progress",
+		    proto_type_name(req->type), jobs_running);
+		ipc_reply_error(req, "busy", "deployd has %d requests in "
+		    "progress; retry", jobs_running);
+		return;
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		ipc_reply_error(req, "internal", "out of memory");
+		return;
+	}
+	job->req = req;
+	if (ipc_run_in_thread(worker_base(), deployd_work, deployd_done,
+	    job) == -1) {
+		log_warn("cannot start a thread for %s",
+		    proto_type_name(req->type));
+		ipc_reply_error(req, "internal", "cannot start a thread");
+		free(job);
+		return;
+	}
+	jobs_running++;
+}
+
+static int
+deployd_init(struct event_base *base)
+{
+	char path[1024], err[512];
+
+	snprintf(path, sizeof(path), "%s/manifest.yaml", settings_data_dir());
+	if ((manifest = manifest_load_file(path, err, sizeof(err))) == NULL) {
+		log_warnx("cannot load the implementations manifest: %s", err);
+		return -1;
+	}
+	if (settings_str(CFG_AGENT_URL)[0] == '\0')
+		log_warnx("AGENT_URL is not set: /deploy fails until the "
+		    "agent knows the URL its measure trigger calls");
+	return gcp_init();
+}
+
+static void
+deployd_shutdown(void)
+{
+	gcp_cleanup();
+	manifest_free(manifest);
+}
+
 static const struct worker deployd_worker = {
 	.name = "deployd",
-	.summary = "Deploys services to Cloud Run and schedules the measure phase.",
+	.summary = "Deploys services to Cloud Run and schedules the measure "
+	    "phase.",
+	.init = deployd_init,
 	.handle = deployd_handle,
+	.shutdown = deployd_shutdown,
 };
 
 int

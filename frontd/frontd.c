@@ -51,6 +51,8 @@ frontd_route(struct evhttp_request *req, void *arg)
 		health_handle(req);
 		return;
 	}
+	if (api_route(req, path))
+		return;
 	http_reply_error(req, 404, "not_found", NULL, "no endpoint %.200s",
 	    path);
 }
@@ -70,8 +72,11 @@ frontd_init(struct event_base *base)
 		    path)) == NULL)
 			return -1;
 	}
+	if (api_init() == -1)
+		return -1;
 	if ((http = evhttp_new(base)) == NULL)
 		return -1;
+	evhttp_set_max_body_size(http, HTTP_BODY_HARD_MAX);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
@@ -90,6 +95,7 @@ frontd_shutdown(void)
 	int i;
 
 	evhttp_free(http);
+	api_shutdown();
 	for (i = 0; i < PEER_COUNT; i++)
 		ipc_client_free(clients[i]);
 }

@@ -30,4 +30,20 @@ void		 http_reply_error(struct evhttp_request *, int status,
 
 void		 health_handle(struct evhttp_request *);
 
+/* Largest request body the API accepts, in bytes. */
+#define API_BODY_MAX	(1024 * 1024)
+/* Largest body evhttp reads at all; between the two the API answers a
+ * JSON 413, beyond it evhttp answers its own 413. */
+#define HTTP_BODY_HARD_MAX	(4 * 1024 * 1024)
+
+struct api_error;
+
+int		 api_init(void);
+void		 api_shutdown(void);
+/* Serves an API path; 0 when the path is not one of the API's. */
+int		 api_route(struct evhttp_request *, const char *path);
+/* Runs the legacy /benchmark on a thread. */
+void		 benchmark_run(json_t *deploy, int *status, json_t **reply,
+	    struct api_error *error);
+
 #endif

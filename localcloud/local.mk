@@ -4,11 +4,39 @@ localcloud_localcloud_CFLAGS = $(AM_CFLAGS) $(COMMON_CFLAGS)
 localcloud_localcloud_SOURCES = \
 	localcloud/localcloud.h \
 	localcloud/main.c \
-	localcloud/api.c
-localcloud_localcloud_LDADD = common/libauth.a $(COMMON_LIBS)
+	localcloud/api.c \
+	localcloud/run.h \
+	localcloud/run.c \
+	localcloud/runstore.h \
+	localcloud/runstore.c \
+	localcloud/revision.h \
+	localcloud/revision.c \
+	localcloud/dataplane.c \
+	localcloud/tls.c \
+	localcloud/filter.h \
+	localcloud/filter.c \
+	localcloud/monitoring.c \
+	localcloud/logging.c
+localcloud_localcloud_LDADD = $(COMMON_LIBS) $(HTTP_PARSER_LIBS)
 
-# Storage, Scheduler, Tasks, the metadata server and the signing key.
+# End-to-end tests of Run, the data plane, Monitoring and Logging.
+TESTS += tests/integration/localcloud_run.sh \
+	tests/integration/localcloud_dataplane.sh
+EXTRA_DIST += tests/integration/localcloud_run.sh \
+	tests/integration/localcloud_dataplane.sh \
+	tests/integration/localcloud_run_helpers.sh
+
+# Storage, Scheduler, Tasks, the metadata server and the signing key. The
+# libraries after common/libauth.a resolve what it needs.
 localcloud_localcloud_SOURCES += \
 	localcloud/durable.c localcloud/durable.h \
 	localcloud/tokens.c localcloud/tokens.h \
-	localcloud/metadata.c
+	localcloud/metadata.c \
+	localcloud/objstore.c localcloud/objstore.h \
+	localcloud/storage.c \
+	localcloud/cron.c localcloud/cron.h \
+	localcloud/deliver.c localcloud/deliver.h \
+	localcloud/target.c localcloud/target.h \
+	localcloud/scheduler.c \
+	localcloud/tasks.c
+localcloud_localcloud_LDADD += common/libauth.a $(COMMON_LIBS)

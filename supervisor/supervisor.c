@@ -96,7 +96,9 @@ child_start(struct child *c)
 {
 	static char flag_port[] = "--port", flag_data[] = "--data-dir";
 	static char flag_idle[] = "--idle-timeout";
+	static char flag_impl[] = "--implementations";
 	char program[PATH_MAX], port[16], idle[16], data[PATH_MAX];
+	char impl[PATH_MAX];
 	char *argv[12];
 	int argc = 0;
 	pid_t pid;
@@ -121,6 +123,10 @@ child_start(struct child *c)
 		argv[argc++] = data;
 		argv[argc++] = flag_idle;
 		argv[argc++] = idle;
+		snprintf(impl, sizeof(impl), "%s/implementations",
+		    settings_data_dir());
+		argv[argc++] = flag_impl;
+		argv[argc++] = impl;
 	}
 	argv[argc] = NULL;
 
@@ -391,6 +397,41 @@ configure_local(void)
 	snprintf(buf, sizeof(buf), "%s/ca.pem",
 	    settings_str(CFG_LOCALCLOUD_DIR));
 	settings_set(CFG_CA_FILE, buf);
+	/* A cold sample waits for localcloud to stop the idle instance. */
+	if (!settings_is_set(CFG_SCALE_WAIT)) {
+		snprintf(buf, sizeof(buf), "%ld",
+		    3 * settings_int(CFG_IDLE_TIMEOUT) + 5);
+		settings_set(CFG_SCALE_WAIT, buf);
+	}
+	/* localcloud's samples have no lag: two seconds of zeros suffice. */
+	if (!settings_is_set(CFG_SCALE_WINDOW))
+		settings_set(CFG_SCALE_WINDOW, "2");
+	/* Scheduler jobs have minute granularity; locally a minute of the
+	 * schedule passes in a second, so runs take seconds, not minutes. */
+	setenv("LOCALCLOUD_SCHEDULER_TIME_SCALE", "60", 0);
+	/* Implementations built out of tree find their binaries here. */
+	setenv("PERF_AGENT_BUILDDIR", settings_libexec_dir(), 0);
+}
+
+/* Gives this agent instance an id, so that its workers can tell their own
+ * claims from those of other instances. */
+static void
+set_instance_id(void)
+{
+	unsigned char bytes[8];
+	char id[2 * sizeof(bytes) + 1];
+	size_t i;
+	FILE *f;
+
+	if (getenv("PERF_AGENT_INSTANCE") != NULL)
+		return;
+	if ((f = fopen("/dev/urandom", "r")) == NULL ||
+	    fread(bytes, 1, sizeof(bytes), f) != sizeof(bytes))
+		fatal("cannot read /dev/urandom");
+	fclose(f);
+	for (i = 0; i < sizeof(bytes); i++)
+		snprintf(id + 2 * i, 3, "%02x", bytes[i]);
+	setenv("PERF_AGENT_INSTANCE", id, 1);
 }
 
 int
@@ -413,6 +454,7 @@ main(int argc, char **argv)
 	log_init("supervisor", format, settings_bool(CFG_DEBUG));
 	if (settings_bool(CFG_LOCAL))
 		configure_local();
+	set_instance_id();
 	if (settings_str(CFG_RUNTIME_DIR)[0] == '\0')
 		settings_set(CFG_RUNTIME_DIR, settings_runtime_dir());
 	if (settings_export() == -1)

@@ -2,3 +2,8 @@ bin_PROGRAMS += tools/perf-agent-ipc
 tools_perf_agent_ipc_SOURCES = tools/ipc.c
 tools_perf_agent_ipc_CFLAGS = $(AM_CFLAGS) $(COMMON_CFLAGS)
 tools_perf_agent_ipc_LDADD = $(COMMON_LIBS)
+
+bin_PROGRAMS += tools/perf-agent-ctl
+tools_perf_agent_ctl_SOURCES = tools/ctl.c
+tools_perf_agent_ctl_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS)
+tools_perf_agent_ctl_LDADD = $(LIBCURL_LIBS) $(JANSSON_LIBS)

@@ -1,0 +1,45 @@
+/*
+ * The HTTP target shared by Cloud Scheduler jobs (HttpTarget, URL field
+ * "uri") and Cloud Tasks tasks (HttpRequest, URL field "url"): checking it
+ * on create, and turning it into a request with the OIDC token and the
+ * headers each service adds.
+ */
+#ifndef LOCALCLOUD_TARGET_H
+#define LOCALCLOUD_TARGET_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+/* Longest target URL, in characters, as both APIs allow. */
+#define TARGET_URL_MAX		2083
+/* Most bytes of all headers of a target together (Scheduler: 80 KB). */
+#define TARGET_HEADERS_MAX	(80 * 1024)
+/* Largest decoded body, in bytes (both APIs: about 1 MB per job/task). */
+#define TARGET_BODY_MAX		(1000 * 1000)
+
+struct target {
+	const char	*url;
+	const char	*method;	/* "POST" when unset */
+	json_t		*headers;	/* object of strings, or NULL */
+	unsigned char	*body;		/* decoded, owned */
+	size_t		 body_len;
+	const char	*sa_email;	/* oidcToken.serviceAccountEmail */
+	const char	*audience;	/* the token's aud */
+};
+
+int	target_parse(json_t *http, const char *url_key, struct target *t,
+	    char *err, size_t errlen);
+void	target_clear(struct target *t);
+struct curl_slist *target_headers(const struct target *t,
+	    const char *const *overridden, int octet_stream_default,
+	    char *err, size_t errlen);
+int	target_add_header(struct curl_slist **list, const char *name,
+	    const char *value);
+int	target_parse_duration(const char *text, double *seconds);
+json_t	*target_duration(double seconds);
+int	target_rpc_code(long http_status);
+const char *target_rpc_name(int code);
+
+#endif

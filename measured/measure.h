@@ -1,0 +1,53 @@
+/*
+ * The measure phase of one run: the claim on measurement-status.json that
+ * makes sure only one process measures a run at a time, and the job that
+ * takes the cold samples, contract checks and warm requests.
+ *
+ * With the rounds strategy every claim is one round: one cold sample per
+ * service (after checking that the service has zero instances), plus the
+ * contract and warm requests in the first round; then the next round is
+ * scheduled, until every cell has its cold_start_iterations samples. With
+ * the replicas strategy one claim samples every replica once.
+ *
+ * Progress is written after every step, with generation-matched writes, so
+ * a process that dies leaves a state that the next claim resumes without
+ * measuring any recorded sample again.
+ */
+#ifndef MEASURE_H
+#define MEASURE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* A claim whose heartbeat is older than this is free, in seconds. */
+#define MEASURE_LEASE_S		120
+/* Interval of the claim's heartbeat writes, in seconds. */
+#define MEASURE_HEARTBEAT_S	20
+
+enum measure_claim {
+	CLAIM_STARTED,		/* *job is ready to run */
+	CLAIM_BUSY,		/* another process is measuring the run */
+	CLAIM_COMPLETED,
+	CLAIM_FAILED,
+	CLAIM_NOT_FOUND,	/* the run was never deployed */
+	CLAIM_ERROR,
+};
+
+struct measure_job;
+
+/*
+ * Claims the next piece of work of a run. Fills *reply with the body of
+ * the /measure response ({run_id, status, results_url, ...}) in every case
+ * but CLAIM_ERROR, where err says what failed. With resume_only set it
+ * only takes over a claim whose owner is gone (used at start-up).
+ */
+enum measure_claim measure_claim(const char *run_id, int resume_only,
+	    struct measure_job **job, json_t **reply, char *err,
+	    size_t errlen);
+/* Runs the claimed work; returns when it is done or *stop is set. */
+void	 measure_run(struct measure_job *job, volatile int *stop);
+void	 measure_job_free(struct measure_job *job);
+const char *measure_job_run_id(const struct measure_job *job);
+
+#endif

@@ -141,6 +141,9 @@ def run_ours(load, target, conc, requests, workdir):
     out, cpu = run_measured(cmd, 600)
     d = json.loads(out)
     total = d["attempted"] + d["warmup"]["requests"]
+    if d["failed"] or d["warmup"]["failed"]:
+        print("# perf-agent-load errors at c=%d: %s, warm-up %s" % (
+            conc, json.dumps(d["errors"]), json.dumps(d["warmup"]["errors"])))
     return {"rps": d["throughput_rps"], "p50": d["statistics"]["p50_ms"],
             "p99": d["statistics"]["p99_ms"],
             "cpu_us": cpu * 1e6 / max(total, 1), "errors": d["failed"],
@@ -180,24 +183,33 @@ http {
                "method": "GET", "headers": [], "body": b""}
 
 
-def sign_ping():
-    """Returns (public key hex, headers) of a freshly signed PING, made with
-    a new key by /usr/bin/python3 with PyNaCl."""
-    code = r'''
+SIGNER = r'''
 import json, sys, time
 from nacl.signing import SigningKey
-k = SigningKey.generate()
+if sys.argv[1] == "new":
+    k = SigningKey.generate()
+    print(json.dumps([k.encode().hex(), k.verify_key.encode().hex()]))
+    sys.exit(0)
+k = SigningKey(bytes.fromhex(sys.argv[1]))
 ts = str(int(time.time()))
-sig = k.sign(ts.encode() + sys.argv[1].encode()).signature.hex()
-print(json.dumps([k.verify_key.encode().hex(), ts, sig]))
+sig = k.sign(ts.encode() + sys.argv[2].encode()).signature.hex()
+print(json.dumps([ts, sig]))
 '''
-    out = subprocess.run(["/usr/bin/python3", "-c", code,
-                          DISCORD_BODY.decode()], stdout=subprocess.PIPE,
-                         check=True).stdout
-    pub, ts, sig = json.loads(out)
-    return pub, ["Content-Type: application/json",
-                  "X-Signature-Ed25519: " + sig,
-                  "X-Signature-Timestamp: " + ts]
+
+
+def signer(*args):
+    """Runs the PyNaCl signer with /usr/bin/python3, which has PyNaCl."""
+    out = subprocess.run(["/usr/bin/python3", "-c", SIGNER] + list(args),
+                         stdout=subprocess.PIPE, check=True).stdout
+    return json.loads(out)
+
+
+def sign_ping(seed):
+    """Returns the headers of a PING signed now with the key of seed."""
+    ts, sig = signer(seed, DISCORD_BODY.decode())
+    return ["Content-Type: application/json",
+            "X-Signature-Ed25519: " + sig,
+            "X-Signature-Timestamp: " + ts]
 
 
 def start_c_impl(builddir):
@@ -205,17 +217,23 @@ def start_c_impl(builddir):
                           "implementations/discord-webhook/c-libevent/server")
     if not os.access(binary, os.X_OK):
         return None, None
-    pub, headers = sign_ping()
+    seed, pub = signer("new")
     port = free_port()
     env = dict(os.environ, PORT=str(port), DISCORD_PUBLIC_KEY=pub)
-    p = subprocess.Popen(SERVER_PIN + [binary], env=env, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(SERVER_PIN + [binary], env=env,
+                         stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     if not wait_port(port):
         p.terminate()
         raise RuntimeError("c-libevent server did not start")
     return p, {"name": "c-libevent",
                "url": "http://127.0.0.1:%d/interactions" % port,
-               "method": "POST", "headers": headers, "body": DISCORD_BODY}
+               "method": "POST", "headers": sign_ping(seed),
+               "body": DISCORD_BODY, "seed": seed}
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
 
 
 def median_of(runs, key):
@@ -251,10 +269,11 @@ def bench_target(load, target, concs, duration, rounds, workdir, resign):
             for key in ("rps", "p50", "p99", "cpu_us", "errors",
                         "engine_cpu_us"):
                 row["%s_%s" % (tool, key)] = median_of(rs, key)
-        row["x_wrk"] = row["ours_rps"] / row["wrk_rps"]
-        row["x_hey"] = row["ours_rps"] / row["hey_rps"]
-        row["p50_vs_wrk"] = (row["ours_p50"] / row["wrk_p50"] - 1
-                             if row["wrk_p50"] else None)
+        row["x_wrk"] = ratio(row["ours_rps"], row["wrk_rps"])
+        row["x_hey"] = ratio(row["ours_rps"], row["hey_rps"])
+        row["p50_vs_wrk"] = ratio(row["ours_p50"], row["wrk_p50"])
+        if row["p50_vs_wrk"] is not None:
+            row["p50_vs_wrk"] -= 1
         rows.append(row)
         print_row(row)
     return rows
@@ -398,6 +417,7 @@ def main():
     procs = []
     report = {"machine": machine(), "rows": [], "cold": {}}
     print("machine: " + report["machine"])
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     print("duration %d s per run, %d rounds, medians, %s\n" % (
         args.duration, args.rounds, "client on CPU %s, server on CPU %s" % (
             CLIENT_PIN[-1], SERVER_PIN[-1]) if CLIENT_PIN else "not pinned"))
@@ -416,7 +436,7 @@ def main():
                 procs.append(p)
                 report["rows"] += bench_target(
                     load, t, concs, args.duration, args.rounds, workdir,
-                    lambda: sign_ping()[1])
+                    lambda: sign_ping(t["seed"]))
         if args.cold_samples > 0:
             print("\ncold-start truth check: measured minus D, ms")
             print("| D s | ok | median | min | max | stddev |")
@@ -432,6 +452,8 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(workdir, ignore_errors=True)
+    report["loadavg_end"] = os.getloadavg()
+    print("load average at end: %.2f %.2f %.2f" % report["loadavg_end"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1, default=str)

@@ -2,7 +2,7 @@
 # Measures what localcloud's data plane adds to a request: wrk against an
 # instance's own port, then through the service port of a localcloud with
 # --plain-http and of one with HTTPS, in one run. The instance is nginx
-# answering a fixed 200, so that the proxy, not the backend, dominates.
+# returning a fixed 200, so that the proxy, not the backend, dominates.
 #
 # usage: bench/localcloud-dataplane.sh [BUILDDIR]
 # env:   DURATION (seconds per wrk run, default 10), CONNECTIONS (default

@@ -168,9 +168,9 @@ gcp_project(struct gcp_error *err)
 		if (metadata_project_id(id, sizeof(id), err) == -1)
 			result = NULL;
 		else if (!gcp_valid_project(id)) {
-			gcp_error_set(err, 0, "INVALID_RESPONSE", "the metadata "
-			    "server returned an invalid project id; set %s",
-			    settings_env_name(CFG_PROJECT));
+			gcp_error_set(err, 0, "INVALID_RESPONSE", "the "
+			    "metadata server returned an invalid project id; "
+			    "set %s", settings_env_name(CFG_PROJECT));
 			result = NULL;
 		} else
 			memcpy(gcp_project_id, id, sizeof(id));
@@ -458,10 +458,12 @@ static const struct {
 	{ "UNAUTHENTICATED", 401 },
 };
 
+#define GCP_CODES	(long)(sizeof(gcp_codes) / sizeof(gcp_codes[0]))
+
 const char *
 gcp_code_name(long code)
 {
-	if (code < 0 || code >= (long)(sizeof(gcp_codes) / sizeof(gcp_codes[0])))
+	if (code < 0 || code >= GCP_CODES)
 		return "UNKNOWN";
 	return gcp_codes[code].name;
 }
@@ -469,7 +471,7 @@ gcp_code_name(long code)
 long
 gcp_code_http_status(long code)
 {
-	if (code < 0 || code >= (long)(sizeof(gcp_codes) / sizeof(gcp_codes[0])))
+	if (code < 0 || code >= GCP_CODES)
 		return 500;
 	return gcp_codes[code].http_status;
 }

@@ -9,12 +9,14 @@
  * returned. It returns 0 on success, a positive value documented at the
  * function for an expected outcome (not found, already exists, precondition
  * failed), and -1 on error with the struct gcp_error filled in and a warning
- * logged. Each API request carries the metadata server's access token.
+ * logged. Each API request carries the metadata server's access token,
+ * Cloud Storage emulators included, so a metadata server must be reachable.
  *
  * Retries: reads, deletes, creates by explicit name and uploads with a
  * generation precondition are retried on 408, 429, 5xx and transport errors,
  * GCP_MAX_ATTEMPTS times in all, with exponential backoff and jitter. Other
  * calls are retried only when the connection failed, so nothing was sent.
+ * A 401 makes any call fetch a new access token and try once more.
  */
 #ifndef GCP_H
 #define GCP_H
@@ -41,8 +43,8 @@
 
 /*
  * Why a call failed. status is the canonical code name the API returned
- * (NOT_FOUND, PERMISSION_DENIED, ...), the Cloud Storage error reason
- * (conditionNotMet, ...), or one of these when no usable answer came back:
+ * (NOT_FOUND, PERMISSION_DENIED, ...) or the Cloud Storage error reason
+ * (conditionNotMet, ...). When no usable response arrived, it is one of
  * TRANSPORT (connection or TLS failure), TIMEOUT, RESPONSE_TOO_LARGE,
  * INVALID_RESPONSE (a 2xx body that is not what the API documents),
  * INVALID_ARGUMENT (rejected before sending, http_status 0) and INTERNAL
@@ -58,7 +60,8 @@ struct gcp_error {
  * Initializes libcurl and reads the settings (endpoints, project, region,
  * queue); call it from the main thread after settings_load and before any
  * thread makes a call. gcp_cleanup frees the token caches and the calling
- * thread's connection; other threads' connections are freed when they exit.
+ * thread's connection. Other threads' connections are freed when they
+ * exit, which must happen before gcp_cleanup.
  */
 int	gcp_init(void);
 void	gcp_cleanup(void);
@@ -73,11 +76,11 @@ void	gcp_set_max_attempts(int attempts);
  * service is sent as given, so resources.cpuIdle stays as the caller set
  * it. run_create_service returns 1 when the service already exists. When a
  * retried create finds the service created by an earlier attempt whose
- * answer was lost, it returns 0 with *operation NULL, and the caller reads
- * the service to check it. run_wait_operation polls until the operation is
- * done or timeout_s seconds have passed (-1, status TIMEOUT); an operation
- * that finished with an error returns -1 with its code's canonical name in
- * status and the operation in *operation.
+ * response was lost, it returns 0 with *operation NULL, and the caller
+ * reads the service to check it. run_wait_operation polls until the
+ * operation is done or timeout_s seconds have passed (-1, status TIMEOUT).
+ * An operation that finished with an error returns -1 with its code's
+ * canonical name in status and the operation in *operation.
  */
 int	run_create_service(const char *service_id, json_t *service,
 	    json_t **operation, struct gcp_error *);
@@ -99,11 +102,12 @@ char	*run_service_name(const char *service_id);
  * precondition, 0 to create only when no live object exists, or the live
  * generation a compare-and-swap expects.
  *
- * gcs_download returns 1 when the object or bucket does not exist; *data is
- * malloc'd with a NUL after the len bytes, and at most GCP_RESPONSE_MAX
- * bytes long (longer objects fail with RESPONSE_TOO_LARGE).
- * gcs_upload returns 1 when the precondition failed (HTTP 412); after a
- * retry that may mean that an earlier attempt succeeded, so the caller
+ * gcs_download returns 1 when the object or bucket does not exist. *data
+ * is malloc'd with a NUL after the len bytes, and at most GCP_RESPONSE_MAX
+ * bytes long (longer objects fail with RESPONSE_TOO_LARGE). generation may
+ * be NULL in both calls.
+ * gcs_upload returns 1 when the precondition failed (HTTP 412). After a
+ * retry, that may mean that an earlier attempt succeeded, so the caller
  * re-reads the object. gcs_delete returns 1 when the object does not exist
  * and 2 when the precondition failed.
  */
@@ -121,8 +125,8 @@ int	gcs_delete(const char *bucket, const char *object,
 
 /*
  * Cloud Scheduler v1. The job carries its full name (see
- * scheduler_job_name); a create returns 1 when a job of that name exists,
- * and 0 when a retry found the job an earlier attempt created.
+ * scheduler_job_name). A create returns 1 when a job of that name exists,
+ * and 0 when a retry found the job that an earlier attempt created.
  */
 int	scheduler_create_job(json_t *job, struct gcp_error *);
 int	scheduler_get_job(const char *job_id, json_t **job,
@@ -134,9 +138,10 @@ char	*scheduler_job_name(const char *job_id);
 
 /*
  * Cloud Tasks v2, on the queue of the tasks-queue setting. The create body
- * is {"task": task}. A task with a name is retried like a create by name
- * and returns 1 when that name exists or was used within the deduplication
- * window (about an hour); a task without a name is never retried once sent.
+ * is {"task": task}. A task with a name is retried like a create by name.
+ * It returns 1 when that name exists or was used within the deduplication
+ * window (about an hour). A task without a name is never retried once
+ * sent.
  */
 int	tasks_create_task(json_t *task, struct gcp_error *);
 int	tasks_delete_task(const char *task_id,
@@ -145,11 +150,12 @@ int	tasks_delete_task(const char *task_id,
 char	*tasks_task_name(const char *task_id);
 
 /*
- * Cloud Monitoring v3: the newest run.googleapis.com/container/instance_count
- * point of each state (active, idle) of one Cloud Run service in
- * [start, end], summed over its revisions. Returns 1, with both counts 0,
- * when the window holds no points; the metric lags by minutes, so no
- * points is not proof of zero instances.
+ * Cloud Monitoring v3: the run.googleapis.com/container/instance_count of
+ * one Cloud Run service by state (active, idle), summed over its revisions,
+ * from the newest point in [start, end]. Each point is the maximum over a
+ * 60 s alignment period. Returns 1, with both counts 0, when the window
+ * contains no points. The metric lags by minutes, so no points is not proof
+ * of zero instances.
  */
 int	monitoring_instance_count(const char *service, time_t start,
 	    time_t end, long *active, long *idle, struct gcp_error *);

@@ -6,9 +6,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +116,8 @@ gcp_thread_handle(void)
 	return handle;
 }
 
+/* libcurl write callback: appends a chunk of the body, and fails the
+ * transfer once the body would pass sink->max. */
 static size_t
 gcp_on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -144,6 +146,8 @@ gcp_on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* libcurl header callback: keeps x-goog-generation, the generation of a
+ * downloaded object. */
 static size_t
 gcp_on_header(char *buf, size_t size, size_t nitems, void *arg)
 {

@@ -18,11 +18,11 @@
 #define MON_METRIC	"run.googleapis.com/container/instance_count"
 
 /*
- * Each revision's series is aligned to 60 s periods by their maximum and
- * the series are summed by state, so the newest point of each state is the
- * most instances seen at once in the last full minute.
- * NOTE: "metric.label.state" is the spelling public clients use for
- * groupByFields; Google's reference does not show this metric's example.
+ * Each revision's series is aligned to 60 s periods by its maximum, and the
+ * series are summed by state. The newest point of a state is then the sum
+ * of the revisions' maximum counts in the newest period.
+ * NOTE: public clients spell the groupByFields entry "metric.label.state",
+ * and Google's reference shows no example for this metric.
  */
 #define MON_AGGREGATION	"&aggregation.alignmentPeriod=60s" \
 	"&aggregation.perSeriesAligner=ALIGN_MAX" \

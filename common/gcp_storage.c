@@ -210,9 +210,9 @@ gcs_upload(const char *bucket, const char *object, const char *content_type,
 		goto done;
 	if (req.status == 412) {
 		if (req.ambiguous) {
-			gcp_error_set(err, 412, "conditionNotMet", "precondition "
-			    "failed after a failed attempt, which may have "
-			    "written the object");
+			gcp_error_set(err, 412, "conditionNotMet",
+			    "precondition failed after a failed attempt, "
+			    "which may have written the object");
 			gcp_log_error(GCP_API_STORAGE, "POST", n.resource, err);
 		}
 		rc = 1;

@@ -16,11 +16,11 @@
 
 #include "jwt.h"
 
-/* Largest RSA modulus accepted in a JWKS, in bits: it bounds the cost of
- * one verification. */
+/* Maximum RSA modulus accepted in a JWKS, in bits, which bounds the cost
+ * of one verification. */
 #define JWT_MAX_RSA_BITS	8192
 
-/* Largest allowed clock skew, in seconds; a bigger one is a caller bug. */
+/* Maximum clock skew, in seconds. A bigger one is a caller bug. */
 #define JWT_MAX_SKEW		3600
 
 #define B64URL	sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -197,7 +197,7 @@ jwt_sign_rs256(EVP_PKEY *key, const char *kid, const json_t *claims,
 	    (c64 = json_to_b64url(claims)) == NULL)
 		goto done;
 
-	/* The signature covers "header.claims"; the token appends it. */
+	/* The signature covers "header.claims", and the token appends it. */
 	input_len = strlen(h64) + 1 + strlen(c64);
 	if ((input = malloc(input_len + 1)) == NULL)
 		goto done;
@@ -247,8 +247,9 @@ parse_json_part(const char *b64, size_t len, json_t **out)
 
 /*
  * Splits a compact token into its decoded header and claims, the signing
- * input and the raw signature. It checks form only: no signature and no
- * claim is trusted until jwt_verify() and jwt_check_claims() say so.
+ * input and the raw signature. It checks the form only, so neither the
+ * signature nor a claim is trusted until jwt_verify() and
+ * jwt_check_claims() accept them.
  */
 enum jwt_status
 jwt_parse(const char *token, size_t len, struct jwt *jwt)
@@ -430,7 +431,7 @@ done:
 	return st;
 }
 
-/* Reads an integer time claim; NumericDate values Google emits are
+/* Reads an integer time claim. Google emits NumericDate values as
  * integers, so a fraction or a string is rejected. */
 static int
 time_claim(const json_t *claims, const char *name, json_int_t *value)
@@ -462,7 +463,7 @@ jwt_check_claims(const json_t *claims, const struct jwt_policy *policy)
 	if (iss == NULL || i == policy->issuer_count)
 		return JWT_ERR_ISSUER;
 
-	/* aud may be an array in general JWTs; Google's ID tokens carry one
+	/* aud may be an array in general JWTs. Google's ID tokens carry one
 	 * string, and accepting arrays would need azp rules we do not use. */
 	aud = member_string(claims, "aud");
 	if (aud == NULL || policy->audience == NULL ||
@@ -485,7 +486,7 @@ jwt_check_claims(const json_t *claims, const struct jwt_policy *policy)
 	return JWT_OK;
 }
 
-/* Parses, verifies and checks a token; on success *claims holds a new
+/* Parses, verifies and checks a token. On success, *claims holds a new
  * reference to its claims when claims is not NULL. */
 enum jwt_status
 jwt_verify_token(const char *token, size_t len, const json_t *jwks,

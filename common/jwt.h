@@ -1,8 +1,8 @@
 /*
  * JSON Web Tokens signed with RS256 (RSASSA-PKCS1-v1_5 with SHA-256), the
- * only algorithm Google uses for its OIDC ID tokens: signing, strict
- * parsing of the compact form, verification against a JWKS selected by the
- * key id, and the claim checks an OIDC relying party makes (iss, aud, exp,
+ * algorithm of Google's OIDC ID tokens. The module signs tokens, parses the
+ * compact form strictly, verifies against the JWKS key named by the kid,
+ * and makes the claim checks of an OIDC relying party (iss, aud, exp,
  * iat). Every other algorithm, "none" and HS256 included, is rejected.
  */
 #ifndef JWT_H
@@ -14,11 +14,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-/* Longest compact token accepted, in bytes. Google ID tokens are about
- * 1 KiB; the cap bounds the work an unauthenticated request can cause. */
+/* Maximum length of a compact token, in bytes. Google ID tokens are about
+ * 1 KiB, and the cap bounds the work an unauthenticated request causes. */
 #define JWT_MAX_TOKEN_LEN	8192
 
-/* Smallest RSA modulus accepted for signing or verifying, in bits. */
+/* Minimum RSA modulus for signing or verifying, in bits. */
 #define JWT_MIN_RSA_BITS	2048
 
 enum jwt_status {
@@ -50,7 +50,7 @@ struct jwt {
 	size_t		 signature_len;
 };
 
-/* What jwt_check_claims() requires of a token's claims. */
+/* Requirements that jwt_check_claims() applies to a token's claims. */
 struct jwt_policy {
 	const char *const *issuers;	/* iss must equal one of these */
 	size_t		 issuer_count;

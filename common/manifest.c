@@ -15,7 +15,7 @@
 
 #include "manifest.h"
 
-/* Longest JSON pointer the loader tracks for line numbers, in bytes. */
+/* Maximum length of the JSON pointers that map nodes to lines, in bytes. */
 #define POINTER_MAX	1024
 
 struct loader {
@@ -75,7 +75,7 @@ next_event(struct loader *ld)
 	return 0;
 }
 
-/* Appends one JSON pointer segment, escaping '~' and '/' as RFC 6901 says. */
+/* Appends one JSON pointer segment, escaping '~' and '/' as RFC 6901 requires. */
 static int
 pointer_push(struct loader *ld, const char *segment, size_t *saved)
 {

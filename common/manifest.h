@@ -1,11 +1,11 @@
 /*
  * The registration manifest (manifest.yaml): the service type, the agent's
  * endpoint and the implementations with their status. The YAML is loaded
- * into a jansson document with the types a YAML 1.2 reader gives (the CI
- * schema check reads it the same way): plain true/false are booleans, plain
- * numbers are numbers, plain null and ~ are null, every quoted or block
- * scalar is a string. Anchors, aliases and tags other than the standard
- * scalar tags are rejected.
+ * into a jansson document with the types of the YAML 1.2 core schema,
+ * which the schema check in tools/schema uses too. Plain true/false are
+ * booleans, plain numbers are numbers, plain null and ~ are null, and every
+ * quoted or block scalar is a string. Anchors, aliases and tags other than
+ * the standard scalar tags are rejected.
  */
 #ifndef MANIFEST_H
 #define MANIFEST_H
@@ -20,7 +20,8 @@
 #define MANIFEST_MAX_DEPTH	32
 #define MANIFEST_MAX_NODES	20000
 
-/* Longest implementation or service name; it is also a label value. */
+/* Maximum length of an implementation or service name, which is also a
+ * label value. */
 #define MANIFEST_NAME_MAX	63
 
 struct manifest {

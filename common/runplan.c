@@ -12,11 +12,12 @@
 
 /* Characters of a service name before "-<hash>". */
 #define READABLE_MAX	(RUNPLAN_NAME_MAX - 1 - RUNPLAN_HASH_CHARS)
-/* Longest "<type>-<implementation>" kept at the start of a name. */
+/* Maximum length of the "<type>-<implementation>" start of a name. */
 #define PREFIX_MAX	24
-/* Fewest run id characters kept when a name has to be shortened. */
+/* Minimum run id characters kept when a name has to be shortened. */
 #define RUN_MIN		8
-/* Longest service type prefix ("discord" of "discord-webhook"). */
+/* Maximum length of the service type prefix ("discord" of
+ * "discord-webhook"). */
 #define TYPE_SHORT_MAX	16
 
 enum dimension {
@@ -117,12 +118,12 @@ hash_base32(char *out, size_t outlen, const char *data, size_t len)
 
 /*
  * Builds the Cloud Run service id of one service. The readable part
- * "<type>-<implementation>-<run>-<cell_suffix>" is lossy (case folding,
+ * "<type>-<implementation>-<run>-<cell_suffix>" is lossy: case is folded,
  * '.' and '_' become '-', and hyphens inside the parts make the joins
- * ambiguous), so every name ends with a hash of the exact logical name:
- * service type, implementation, run id and cell_key. The hash, not the
- * readable part, keeps two runs or cells apart; with 40 bits a collision
- * is possible in principle but does not happen in practice.
+ * ambiguous. So every name ends with a hash of the exact logical name
+ * (service type, implementation, run id and cell_key). The hash, not the
+ * readable part, keeps two runs or cells apart. With 40 bits a collision
+ * is possible in principle but not expected in practice.
  */
 int
 runplan_service_name(char *out, size_t outlen, const char *service_type,
@@ -182,7 +183,7 @@ runplan_service_name(char *out, size_t outlen, const char *service_type,
 /*
  * Makes a Cloud Run label value (lowercase letters, digits, '_' and '-',
  * at most 63 characters) from value. A value that already qualifies is
- * kept; any other gets its sanitized form plus a hash of the original, so
+ * kept. Any other gets its sanitized form plus a hash of the original, so
  * that "Run.1" and "run-1" get different labels.
  */
 int
@@ -239,10 +240,10 @@ runplan_memory_mib(const char *memory, long *mib)
 
 /*
  * Checks one cpu, memory and execution environment combination against
- * Cloud Run's limits (cloud.google.com/run/docs/configuring/services/
- * memory-limits and .../cpu): 128Mi to 32Gi of memory, at least 512Mi on
- * gen2, 4 CPUs need 2Gi and 8 CPUs 4Gi, and more than 4, 8, 16 or 24 GiB
- * need at least 2, 4, 6 or 8 CPUs.
+ * Cloud Run's limits, from cloud.google.com/run/docs/configuring/services/
+ * memory-limits. Memory is 128Mi to 32Gi, at least 512Mi on gen2. 4 CPUs
+ * need 2Gi and 8 CPUs 4Gi. More than 4, 8, 16 or 24 GiB need at least 2,
+ * 4, 6 or 8 CPUs.
  */
 int
 runplan_check_resources(const char *cpu, long memory_mib,
@@ -544,6 +545,10 @@ runplan_build(struct runplan *plan, const json_t *deploy,
 	int replicas = 0, rc = -1;
 
 	memset(plan, 0, sizeof(*plan));
+	if (opt == NULL) {
+		snprintf(err, errlen, "no image options are given");
+		return -1;
+	}
 	run_id = json_string_value(json_object_get(deploy, "run_id"));
 	bc = json_object_get(deploy, "benchmark_config");
 	impls = json_object_get(json_object_get(deploy, "agent_config"),

@@ -36,7 +36,12 @@ utf8_trim_end(char *s)
 	c = (unsigned char)s[start - 1];
 	if (c < 0x80)
 		return;
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (c >= 0xf0)
+		need = 4;
+	else if (c >= 0xe0)
+		need = 3;
+	else
+		need = 2;
 	if (len - (start - 1) < need)
 		s[start - 1] = '\0';
 }
@@ -69,6 +74,27 @@ api_fail(struct api_error *err, const char *code, const char *field,
 	va_end(ap);
 	utf8_trim_end(err->message);
 	return -1;
+}
+
+/* Fills err with a 500 for a failed allocation and returns -1. */
+static int
+api_nomem(struct api_error *err)
+{
+	api_fail(err, "internal", "", "out of memory");
+	err->status = 500;
+	return -1;
+}
+
+/* Sets obj[key] to value (stolen). A NULL value means its parser already
+ * filled err. */
+static int
+put(json_t *obj, const char *key, json_t *value, struct api_error *err)
+{
+	if (value == NULL)
+		return -1;
+	if (json_object_set_new(obj, key, value) == -1)
+		return api_nomem(err);
+	return 0;
 }
 
 static void
@@ -380,7 +406,7 @@ take_run_id(const json_t *in, json_t *out, struct api_error *err)
 	if (validate_run_id(json_string_value(v), err) == -1)
 		return -1;
 	if (json_object_set(out, "run_id", v) == -1)
-		return api_fail(err, "internal", "", "out of memory");
+		return api_nomem(err);
 	return 0;
 }
 
@@ -474,7 +500,7 @@ parse_counts(const json_t *sec, const char *path, json_t *out,
 	    json_integer(count)) == -1 ||
 	    json_object_set_new(out, "warm_request_concurrency",
 	    json_integer(concurrency)) == -1)
-		return api_fail(err, "internal", "", "out of memory");
+		return api_nomem(err);
 	return 0;
 }
 
@@ -519,7 +545,7 @@ parse_warm_mode(const json_t *sec, const char *mode, json_t *out,
 	    json_real(json_number_value(rate))) == -1 ||
 	    json_object_set_new(out, "warm_duration_s",
 	    json_integer(duration)) == -1)
-		return api_fail(err, "internal", "", "out of memory");
+		return api_nomem(err);
 	return 0;
 }
 
@@ -541,7 +567,7 @@ parse_benchmark_config(const json_t *in, struct api_error *err)
 	    err) == -1)
 		return NULL;
 	if ((out = json_object()) == NULL) {
-		api_fail(err, "internal", "", "out of memory");
+		api_nomem(err);
 		return NULL;
 	}
 	if (parse_counts(sec, "benchmark_config", out, err) == -1)
@@ -554,7 +580,7 @@ parse_benchmark_config(const json_t *in, struct api_error *err)
 	if (json_object_set_new(out, "cold_start_strategy",
 	    json_string(strategy)) == -1 || json_object_set_new(out,
 	    "warm_mode", json_string(mode)) == -1) {
-		api_fail(err, "internal", "", "out of memory");
+		api_nomem(err);
 		goto fail;
 	}
 	if (parse_warm_mode(sec, mode, out, err) == -1)
@@ -564,27 +590,6 @@ parse_benchmark_config(const json_t *in, struct api_error *err)
 fail:
 	json_decref(out);
 	return NULL;
-}
-
-/* Fills err with a 500 for a failed allocation and returns -1. */
-static int
-api_nomem(struct api_error *err)
-{
-	api_fail(err, "internal", "", "out of memory");
-	err->status = 500;
-	return -1;
-}
-
-/* Sets obj[key] to value (stolen). A NULL value means its parser already
- * filled err. */
-static int
-put(json_t *obj, const char *key, json_t *value, struct api_error *err)
-{
-	if (value == NULL)
-		return -1;
-	if (json_object_set_new(obj, key, value) == -1)
-		return api_nomem(err);
-	return 0;
 }
 
 enum dim_kind {
@@ -756,9 +761,10 @@ parse_agent_config(const json_t *in, struct api_error *err)
 
 /*
  * Parses the optional schedule. measure_delay_seconds, when given, wins
- * over measure_delay_minutes; the normalized object carries the effective
- * delay in both units (minutes rounded down) and, for the rounds strategy,
- * round_delay_seconds (default: the measure delay).
+ * over measure_delay_minutes. The normalized object carries the effective
+ * delay in both units, with the minutes rounded down. Under the rounds
+ * strategy it also carries round_delay_seconds, which defaults to the
+ * measure delay.
  */
 static json_t *
 parse_schedule(const json_t *in, const char *strategy, struct api_error *err)

@@ -5,10 +5,24 @@
  * api_error naming the field and the rule. The functions do no I/O; the
  * caller enforces the body size limit (413) before calling them.
  *
- * Error codes (all with status 400): invalid_json, invalid_body, too_deep,
+ * Error codes with status 400: invalid_json, invalid_body, too_deep,
  * string_too_long, unknown_field, missing_field, invalid_type, out_of_range,
  * invalid_value, duplicate_value, invalid_combination, too_many_services,
  * unknown_implementation, implementation_disabled, no_implementations.
+ * A failed allocation gives status 500 with code internal.
+ *
+ * A normalized /deploy request (also what validate_benchmark_to_deploy
+ * returns) has every field, defaults included:
+ *   {"run_id",
+ *    "benchmark_config": {cold_start_iterations, warm_request_count,
+ *        warm_request_concurrency, cold_start_strategy ("rounds" or
+ *        "replicas"), warm_mode ("closed" or "open"), and with "open"
+ *        warm_rate_rps (a real) and warm_duration_s},
+ *    "agent_config": {implementations, test_matrix (only the dimensions
+ *        the request lists; {} for none)},
+ *    "schedule": {measure_delay_seconds (the effective delay),
+ *        measure_delay_minutes (the same, rounded down), and under the
+ *        rounds strategy round_delay_seconds}}
  */
 #ifndef VALIDATE_H
 #define VALIDATE_H

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "localcloud.h"
 
-/* Longest error message sent, in bytes; a longer one is cut. */
+/* Maximum length of an error message, in bytes; a longer one is cut. */
 #define LC_ERROR_MESSAGE_MAX	1024
 
 const char *

@@ -41,7 +41,7 @@ static const struct field_spec fields[5] = {
 	{ "day-of-week", 0, 7, weekday_names },
 };
 
-/* Reads a number or a name at *p; advances *p. */
+/* Reads a number or a name at *p and advances *p past it. */
 static int
 parse_value(const char **p, const struct field_spec *f, int *out)
 {
@@ -148,7 +148,7 @@ parse_field(const char *text, size_t len, const struct field_spec *f,
 	return 0;
 }
 
-/* Parses a five-field schedule; err says what is wrong otherwise. */
+/* Parses a five-field schedule, or writes the reason into err. */
 int
 cron_parse(const char *text, struct cron *cron, char *err, size_t errlen)
 {
@@ -289,8 +289,8 @@ next_in_day(const struct cron *cron, const struct tm *day, time_t after,
 }
 
 /* Computes the first run strictly after a time in the zone. localtime
- * and mktime read TZ, so it is set for the call and restored after;
- * localcloud runs one thread. */
+ * and mktime read TZ, so it is set for the call and restored after, which
+ * is safe because localcloud runs one thread. */
 int
 cron_next(const struct cron *cron, const char *zone, time_t after,
     time_t *next)

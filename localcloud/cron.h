@@ -1,10 +1,11 @@
 /*
  * Five-field unix-cron schedules as Cloud Scheduler takes them: minute
  * (0-59), hour (0-23), day of month (1-31), month (1-12 or JAN-DEC) and
- * day of week (0-7 or SUN-SAT, 7 is Sunday), each "*", a number, a range
- * "a-b", a step "*\/n" or "a-b/n", or a comma list of those. There is no
- * seconds field, and Quartz's "?", "L", "W" and "#" are rejected. When
- * both day fields are restricted a day matches either, as in Vixie cron.
+ * day of week (0-7 or SUN-SAT, 7 is Sunday). Each field is "*", a number,
+ * a range "a-b", a step "*\/n" or "a-b/n", or a comma list of those.
+ * There is no seconds field, and Quartz's "?", "L", "W" and "#" are
+ * rejected. When both day fields are restricted, a day matches either, as
+ * in Vixie cron.
  */
 #ifndef LOCALCLOUD_CRON_H
 #define LOCALCLOUD_CRON_H
@@ -13,7 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Longest time-zone name accepted, in bytes. */
+/* Maximum length of a time-zone name, in bytes. */
 #define CRON_ZONE_MAX	64
 
 struct cron {

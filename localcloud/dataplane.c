@@ -5,8 +5,8 @@
  * the revision's concurrency (up to its maximum), and stopped after the idle
  * timeout: SIGTERM, then SIGKILL 10 s later, as Cloud Run does.
  *
- * Concurrency is counted in open connections, not requests: a keep-alive
- * connection holds its slot until it closes.
+ * Concurrency is counted in open connections, not requests, so a keep-alive
+ * connection keeps its slot until it closes.
  */
 #include "config.h"
 
@@ -444,19 +444,27 @@ static void
 conn_parse(struct dp_conn *c, struct evbuffer *buf, size_t len, int request)
 {
 	struct evbuffer_iovec vec[16];
+	struct evbuffer_ptr pos;
 	int i, n;
 	size_t chunk;
 
-	n = evbuffer_peek(buf, (ev_ssize_t)len, NULL, vec, 16);
-	if (n > 16) {
-		/* Too fragmented to peek at once: a rare case, not logged. */
-		c->parse = 0;
+	/* Sixteen segments at a time, however fragmented the buffer. */
+	if (evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET) == -1)
 		return;
-	}
-	for (i = 0; i < n && c->parse && len > 0; i++) {
-		chunk = vec[i].iov_len < len ? vec[i].iov_len : len;
-		conn_parse_bytes(c, request, vec[i].iov_base, chunk);
-		len -= chunk;
+	while (len > 0 && c->parse) {
+		n = evbuffer_peek(buf, (ev_ssize_t)len, &pos, vec, 16);
+		if (n <= 0)
+			break;
+		if (n > 16)
+			n = 16;
+		for (i = 0; i < n && c->parse && len > 0; i++) {
+			chunk = vec[i].iov_len < len ? vec[i].iov_len : len;
+			conn_parse_bytes(c, request, vec[i].iov_base, chunk);
+			len -= chunk;
+			if (evbuffer_ptr_set(buf, &pos, chunk,
+			    EVBUFFER_PTR_ADD) == -1)
+				return;
+		}
 	}
 }
 
@@ -604,7 +612,15 @@ conn_pump(struct dp_conn *c, int to_upstream)
 	}
 	if (c->parse)
 		conn_parse(c, in, len, to_upstream);
-	evbuffer_add_buffer(out, in);
+
+	/* With nothing queued, write to a plain socket at once: queueing
+	 * would cost an epoll round trip (enable EV_WRITE, wait, write,
+	 * disable) per message. What the socket does not take is queued. */
+	if (evbuffer_get_length(out) == 0 && (to == c->upstream ||
+	    !c->dp->lc->tls))
+		(void)evbuffer_write(in, bufferevent_getfd(to));
+	if (evbuffer_get_length(in) > 0)
+		evbuffer_add_buffer(out, in);
 
 	/* Back-pressure: stop reading until the other side drains. */
 	if (evbuffer_get_length(out) >= DP_BUFFER_MAX) {
@@ -676,7 +692,7 @@ on_client_event(struct bufferevent *bev, short what, void *arg)
 	}
 
 	/* EOF: with no request waiting for its response, the connection is
-	 * done; otherwise pass the half-close on and wait for the answer. */
+	 * done. Otherwise pass the half-close on and wait for the response. */
 	conn_pump(c, 1);
 	if (c->parse && c->req_count == 0) {
 		conn_free(c);
@@ -709,7 +725,7 @@ on_upstream_event(struct bufferevent *bev, short what, void *arg)
 	}
 
 	/* The instance closed or reset: end the response it was sending,
-	 * or answer 502 when a request got no byte of response. */
+	 * or reply 502 when a request got no byte of response. */
 	conn_pump(c, 0);
 	if (what & BEV_EVENT_EOF)
 		conn_parse_eof(c);
@@ -1056,8 +1072,8 @@ on_connect_done(evutil_socket_t fd, short events, void *arg)
 	event_free(inst->connect_ev);
 	inst->connect_ev = NULL;
 	inst->connect_fd = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-	    err == 0) {
+	if ((events & EV_WRITE) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+	    &len) == 0 && err == 0) {
 		instance_ready(inst, fd);
 		return;
 	}
@@ -1106,10 +1122,12 @@ instance_try_connect(struct dp_instance *inst)
 		return;
 	}
 	if (errno == EINPROGRESS) {
+		struct timeval limit = { 1, 0 };
+
 		inst->connect_ev = event_new(inst->dp->lc->base, fd, EV_WRITE,
 		    on_connect_done, inst);
 		if (inst->connect_ev != NULL &&
-		    event_add(inst->connect_ev, NULL) == 0) {
+		    event_add(inst->connect_ev, &limit) == 0) {
 			inst->connect_fd = fd;
 			return;
 		}
@@ -1548,9 +1566,9 @@ dataplane_init(struct lc *lc)
 }
 
 /*
- * Stops every instance left (the services are closed already, so all are
- * orphans): SIGTERM was sent by dataplane_close; wait up to the grace
- * period, then SIGKILL the rest. Blocks, since the event loop is over.
+ * Stops every instance left. The services are closed already, so all are
+ * orphans and have had SIGTERM. Waits up to the grace period, then sends
+ * SIGKILL to the rest. It blocks because the event loop is over.
  */
 void
 dataplane_shutdown(struct lc *lc)

@@ -14,8 +14,8 @@
 #include "deliver.h"
 #include "log.h"
 
-/* Largest response body read, in bytes; the rest is discarded unread by
- * ending the transfer, which the caller sees as a response anyway. */
+/* Maximum response body read, in bytes. Past it the transfer ends, and
+ * the caller still gets the response status. */
 #define DELIVER_RESPONSE_MAX	(64 * 1024)
 
 struct deliver {
@@ -37,7 +37,7 @@ struct delivery {
 	struct delivery		*prev, *next;
 };
 
-/* One socket curl asked us to watch. */
+/* A socket that curl asked to watch. */
 struct watch {
 	struct deliver		*d;
 	curl_socket_t		 fd;
@@ -225,7 +225,7 @@ check_done(struct deliver *d)
 	CURLMsg *msg;
 	CURLcode res;
 	long status = 0;
-	int left;
+	int left, timed_out;
 	char error[CURL_ERROR_SIZE + 64];
 	deliver_cb cb;
 	void *arg;
@@ -247,10 +247,11 @@ check_done(struct deliver *d)
 			error[0] = '\0';
 		if (error[0] != '\0')
 			status = 0;
+		timed_out = res == CURLE_OPERATION_TIMEDOUT;
 		cb = dl->cb;
 		arg = dl->arg;
 		delivery_free(dl);
-		cb(status, error[0] != '\0' ? error : NULL, arg);
+		cb(status, timed_out, error[0] != '\0' ? error : NULL, arg);
 	}
 }
 
@@ -290,8 +291,8 @@ pin_localhost(const char *url)
 
 /*
  * Starts one request. The delivery owns request->headers from here on,
- * even on failure. Returns NULL with err set when the URL is refused or
- * the transfer cannot start; cb is then never called.
+ * even on failure. Returns NULL with err set when the URL is rejected or
+ * the transfer cannot start, and cb is then never called.
  */
 struct delivery *
 deliver_start(struct deliver *d, const struct deliver_request *request,

@@ -26,9 +26,11 @@ struct deliver_request {
 	const char		*ca_file;	/* for https, or NULL */
 };
 
-/* Called once per delivery: status is the HTTP status, or 0 when no
- * response arrived, with error saying why (NULL on a response). */
-typedef void (*deliver_cb)(long status, const char *error, void *arg);
+/* Called once per delivery. status is the HTTP status, or 0 when no
+ * response arrived, with error saying why (NULL on a response) and
+ * timed_out set when the timeout ended the request. */
+typedef void (*deliver_cb)(long status, int timed_out, const char *error,
+    void *arg);
 
 struct deliver	*deliver_new(struct event_base *base);
 void		 deliver_free(struct deliver *d);

@@ -24,7 +24,8 @@ TESTS += tests/integration/localcloud_run.sh \
 	tests/integration/localcloud_dataplane.sh
 EXTRA_DIST += tests/integration/localcloud_run.sh \
 	tests/integration/localcloud_dataplane.sh \
-	tests/integration/localcloud_run_helpers.sh
+	tests/integration/localcloud_run_helpers.sh \
+	docs/localcloud.md bench/localcloud-dataplane.sh
 
 # Storage, Scheduler, Tasks, the metadata server and the signing key. The
 # libraries after common/libauth.a resolve what it needs.
@@ -40,3 +41,22 @@ localcloud_localcloud_SOURCES += \
 	localcloud/scheduler.c \
 	localcloud/tasks.c
 localcloud_localcloud_LDADD += common/libauth.a $(COMMON_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_cron
+TESTS += tests/unit/test_cron
+tests_unit_test_cron_SOURCES = tests/unit/test_cron.c \
+	localcloud/cron.c localcloud/cron.h \
+	localcloud/deliver.c localcloud/deliver.h
+tests_unit_test_cron_CFLAGS = $(AM_CFLAGS) $(COMMON_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_cron_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
+endif
+
+TESTS += tests/integration/localcloud_storage.sh \
+	tests/integration/localcloud_sched.sh \
+	tests/integration/localcloud_metadata.sh
+EXTRA_DIST += tests/integration/localcloud_storage.sh \
+	tests/integration/localcloud_sched.sh \
+	tests/integration/localcloud_metadata.sh \
+	tests/integration/localcloud_sched_listener.py \
+	tests/integration/localcloud_sched_verify.py

@@ -96,10 +96,10 @@ void	lc_reply_gcs_error(struct evhttp_request *, int status,
 
 /*
  * api.c: request bodies. lc_read_body returns a malloc'd copy of the body
- * with a NUL after it (so text bodies are C strings), or NULL with errno
- * EFBIG when the body is over max_bytes and ENOMEM when out of memory; it
- * does not reply. lc_read_json parses a JSON object; on any failure it
- * replies 400 INVALID_ARGUMENT (with the parse position) and returns -1.
+ * with a NUL after it, so text bodies are C strings. It returns NULL with
+ * errno EFBIG when the body is over max_bytes, or ENOMEM, and does not
+ * reply. lc_read_json parses a JSON object. On any failure it replies 400
+ * INVALID_ARGUMENT (with the parse position) and returns -1.
  */
 char	*lc_read_body(struct evhttp_request *, size_t max_bytes, size_t *len);
 int	 lc_read_json(struct evhttp_request *, size_t max_bytes, json_t **out);

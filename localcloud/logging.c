@@ -54,7 +54,17 @@ struct log_state {
 	uint64_t	 next_seq;
 };
 
-#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
+#define COPY(dst, src) copy_text((dst), sizeof(dst), (src))
+
+/* Copies src, cut to size - 1 bytes, into dst; NULL copies as "". */
+static void
+copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src != NULL ? src : "", n);
+	dst[n] = '\0';
+}
 
 void
 logging_add_request(struct lc *lc, const struct log_request *r)

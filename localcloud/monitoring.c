@@ -130,7 +130,7 @@ on_sample(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
-/* What a query asks for, from its query string. */
+/* The parameters of a timeSeries.list request. */
 struct mon_query {
 	struct filter_term terms[FILTER_TERMS_MAX];
 	int		nterms;
@@ -166,7 +166,7 @@ series_field(const struct mon_series *s, int state, const char *field)
 	return NULL;
 }
 
-/* Tells whether series_field() knows a filter field. */
+/* Returns 1 for a filter field that series_field() supports. */
 static int
 known_field(const char *field)
 {

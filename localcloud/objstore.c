@@ -21,7 +21,7 @@
 #include "localcloud.h"
 #include "objstore.h"
 
-/* Largest metadata file read back at start-up, in bytes. */
+/* Maximum size of a metadata file read back at start-up, in bytes. */
 #define OBJSTORE_META_FILE_MAX	(256 * 1024)
 #define B64	sodium_base64_VARIANT_ORIGINAL
 
@@ -60,8 +60,8 @@ objstore_crc32c(uint32_t crc, const void *data, size_t len)
 /*
  * Accepts bucket names as GCS does: 3 to 63 characters of lowercase
  * letters, digits, '-', '_' and '.', starting and ending with a letter or
- * digit; names with dots may reach 222 characters in parts of at most 63.
- * Such a name is also a safe folder name: no '/', never "." or "..".
+ * digit. Names with dots may reach 222 characters in parts of at most 63.
+ * Such a name is also a safe folder name, with no '/' and never "." or "..".
  */
 int
 objstore_valid_bucket_name(const char *name)
@@ -304,9 +304,9 @@ compare_hashes(const void *a, const void *b)
 	return strcmp((*x)->hash, (*y)->hash);
 }
 
-/* Appends obj to the bucket's array, growing it; the caller sorts. */
+/* Makes room in the bucket's array for one more object. */
 static int
-bucket_append(struct bucket *b, struct object *obj)
+bucket_reserve(struct bucket *b)
 {
 	struct object **grown;
 	size_t cap;
@@ -325,11 +325,20 @@ bucket_append(struct bucket *b, struct object *obj)
 		b->objects = grown;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+/* Appends obj to the bucket's array, growing it. The caller sorts. */
+static int
+bucket_append(struct bucket *b, struct object *obj)
+{
+	if (bucket_reserve(b) == -1)
+		return -1;
 	b->objects[b->count++] = obj;
 	return 0;
 }
 
-/* Reads one H.json file into the bucket; a bad file is logged and
+/* Reads one H.json file into the bucket. A bad file is logged and
  * skipped, so one damaged record does not hide the rest. */
 static void
 load_object(struct bucket *b, const char *file)
@@ -610,7 +619,7 @@ objstore_bucket_create(struct objstore *store, const char *name,
 	return 0;
 }
 
-/* Deletes an empty bucket; errno is ENOTEMPTY when it holds objects. */
+/* Deletes an empty bucket. errno is ENOTEMPTY when it has objects. */
 int
 objstore_bucket_delete(struct objstore *store, struct bucket *bucket)
 {
@@ -722,11 +731,10 @@ objstore_put(struct objstore *store, struct bucket *bucket, const char *name,
 	char file[100];
 	size_t i;
 
+	/* Room in memory first, so nothing can fail after the commit. */
 	old = objstore_find(bucket, name);
-	if (old == NULL && bucket->count >= OBJSTORE_MAX_OBJECTS) {
-		errno = ENOSPC;
+	if (old == NULL && bucket_reserve(bucket) == -1)
 		return -1;
-	}
 	if ((obj = calloc(1, sizeof(*obj))) == NULL)
 		return -1;
 	if ((obj->name = strdup(name)) == NULL ||
@@ -767,14 +775,8 @@ objstore_put(struct objstore *store, struct bucket *bucket, const char *name,
 		bucket->objects[i] = obj;
 		object_free(old);
 	} else {
-		if (bucket_append(bucket, obj) == -1) {
-			/* Only allocation can fail here: the limit was
-			 * checked above. The object is on disk and will be
-			 * loaded at the next start. */
-			object_free(obj);
-			return -1;
-		}
 		i = objstore_lower_bound(bucket, name);
+		bucket->count++;
 		memmove(bucket->objects + i + 1, bucket->objects + i,
 		    (bucket->count - 1 - i) * sizeof(*bucket->objects));
 		bucket->objects[i] = obj;

@@ -7,9 +7,9 @@
  * hex SHA-256 of the object name. Hashing makes every name, whatever its
  * bytes, a fixed-length file name that cannot leave the folder. A write
  * stores the new generation's data file first and then replaces H.json,
- * so the metadata rename is the commit point: after a crash H.json names
- * a data file that exists, and data files no H.json names are removed at
- * the next start.
+ * so the metadata rename is the commit point. After a crash, H.json names
+ * a data file that exists, and the next start removes data files that no
+ * H.json names.
  */
 #ifndef LOCALCLOUD_OBJSTORE_H
 #define LOCALCLOUD_OBJSTORE_H

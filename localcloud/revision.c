@@ -549,9 +549,10 @@ revision_build(struct lc *lc, json_t *service, const char *name,
 	if ((rev = calloc(1, sizeof(*rev))) == NULL)
 		goto nomem;
 	rev->refs = 1;
+	/* Absolute, because the instance runs in the run file's folder. */
 	if ((rev->name = strdup(name)) == NULL ||
-	    (rev->run_path = strdup(path)) == NULL ||
-	    (rev->work_dir = strdup(path)) == NULL ||
+	    (rev->run_path = realpath(path, NULL)) == NULL ||
+	    (rev->work_dir = strdup(rev->run_path)) == NULL ||
 	    (rev->env = build_env(json_object_get(c, "env"))) == NULL)
 		goto nomem;
 	if ((slash = strrchr(rev->work_dir, '/')) != NULL)

@@ -16,13 +16,13 @@
 
 #include "localcloud.h"
 
-/* Longest service id Cloud Run accepts is 49 characters. */
+/* Maximum length of a service id in Cloud Run, in characters. */
 #define RUN_SERVICE_ID_MAX	49
 #define RUN_NAME_MAX		512
 #define RUN_INSTANCE_ID_LEN	32	/* hex digits */
 
-/* How an instance of one revision is started and limited. Shared, by
- * reference count, between the service and the instances it started. */
+/* The start command and limits of one revision's instances, shared by
+ * reference count between the service and the instances it started. */
 struct run_revision {
 	unsigned int	 refs;
 	char		*name;		/* short name, "svc-00001-abc" */

@@ -28,8 +28,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <sodium.h>
 
 #include "cron.h"
 #include "deliver.h"
@@ -73,7 +71,7 @@ struct job {
 	double		 deadline;
 
 	/* The job's clock: virtual = anchor_virtual + (real - anchor_real)
-	 * * scale. Cron times are virtual; timers are real. */
+	 * * scale. Cron times are virtual, and timers are real. */
 	double		 anchor_real;
 	double		 anchor_virtual;
 	double		 cursor;	/* virtual time of the next run */
@@ -101,53 +99,7 @@ struct sched {
 static void	on_timer(evutil_socket_t, short, void *);
 static void	job_attempt(struct job *);
 
-static double
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Sets member key of obj to an RFC 3339 time, to the millisecond. */
-static void
-set_time(json_t *obj, const char *key, double t)
-{
-	struct timespec ts;
-	char buf[40];
-
-	ts.tv_sec = (time_t)floor(t);
-	ts.tv_nsec = (long)((t - floor(t)) * 1e3) * 1000000L;
-	if (lc_format_time(&ts, buf, sizeof(buf)) == 0)
-		json_object_set_new(obj, key, json_string(buf));
-}
-
-static int
-valid_id(const char *id)
-{
-	size_t len = strlen(id), i;
-
-	if (len == 0 || len > SCHED_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((id[i] >= 'a' && id[i] <= 'z') ||
-		    (id[i] >= 'A' && id[i] <= 'Z') ||
-		    (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
-		    id[i] == '_'))
-			return 0;
-	return 1;
-}
-
 /* Returns the job id, the part after "/jobs/". */
-static const char *
-job_id(const struct job *job)
-{
-	const char *p = strrchr(job->name, '/');
-
-	return p != NULL ? p + 1 : job->name;
-}
-
 static struct job *
 find_job(struct sched *s, const char *name)
 {
@@ -190,30 +142,6 @@ job_save(struct job *job)
 	json_decref(rec);
 }
 
-/* Reads a Duration member with a default and a range, writing the value
- * back so the resource shows it as the API does. */
-static int
-read_duration(json_t *obj, const char *key, double def, double min,
-    double max, double *out, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*out = def;
-	if (v != NULL && target_parse_duration(json_string_value(v),
-	    out) == -1) {
-		snprintf(err, errlen, "%s must be a duration such as \"10s\"",
-		    key);
-		return -1;
-	}
-	if (*out < min || *out > max) {
-		snprintf(err, errlen, "%s must be from %gs to %gs", key, min,
-		    max);
-		return -1;
-	}
-	json_object_set_new(obj, key, target_duration(*out));
-	return 0;
-}
-
 /* Reads retryConfig, filling in its defaults. */
 static int
 read_retry_config(struct job *job, char *err, size_t errlen)
@@ -248,11 +176,11 @@ read_retry_config(struct job *job, char *err, size_t errlen)
 	}
 	json_object_set_new(rc, "maxDoublings",
 	    json_integer(job->max_doublings));
-	if (read_duration(rc, "minBackoffDuration", SCHED_MIN_BACKOFF, 0,
+	if (target_read_duration(rc, "minBackoffDuration", SCHED_MIN_BACKOFF, 0,
 	    SCHED_MAX_BACKOFF, &job->min_backoff, err, errlen) == -1 ||
-	    read_duration(rc, "maxBackoffDuration", SCHED_MAX_BACKOFF, 0,
+	    target_read_duration(rc, "maxBackoffDuration", SCHED_MAX_BACKOFF, 0,
 	    SCHED_MAX_BACKOFF, &job->max_backoff, err, errlen) == -1 ||
-	    read_duration(rc, "maxRetryDuration", 0, 0, 30 * 86400.0,
+	    target_read_duration(rc, "maxRetryDuration", 0, 0, 30 * 86400.0,
 	    &job->max_retry_duration, err, errlen) == -1)
 		return -1;
 	if (job->max_backoff < job->min_backoff) {
@@ -263,7 +191,8 @@ read_retry_config(struct job *job, char *err, size_t errlen)
 	return 0;
 }
 
-/* Checks the Job's fields and fills the parsed ones; err explains a 400. */
+/* Checks the Job's fields and fills the parsed ones, or explains the 400
+ * in err. */
 static int
 job_configure(struct job *job, char *err, size_t errlen)
 {
@@ -307,14 +236,14 @@ job_configure(struct job *job, char *err, size_t errlen)
 	if (target_parse(v, "uri", &job->target, err, errlen) == -1)
 		return -1;
 	if (read_retry_config(job, err, errlen) == -1 ||
-	    read_duration(r, "attemptDeadline", JOB_DEADLINE_DEFAULT,
+	    target_read_duration(r, "attemptDeadline", JOB_DEADLINE_DEFAULT,
 	    JOB_DEADLINE_MIN, JOB_DEADLINE_MAX, &job->deadline, err,
 	    errlen) == -1)
 		return -1;
 	return 0;
 }
 
-/* Computes the next run after the current cursor and now; clears
+/* Computes the next run after the current cursor and now. Clears
  * scheduleTime when the schedule has no next run. */
 static void
 job_plan_next(struct job *job, double now)
@@ -335,14 +264,15 @@ job_plan_next(struct job *job, double now)
 	job->next_real = job->anchor_real + ((double)next -
 	    job->anchor_virtual) / job->s->scale;
 	job->has_next = 1;
-	set_time(job->resource, "scheduleTime", job->next_real);
+	json_object_set_new(job->resource, "scheduleTime",
+	    target_time(job->next_real));
 }
 
 /* Arms the timer for a real time, or at once when it has passed. */
 static void
 job_arm(struct job *job, double when)
 {
-	double delay = when - now_real();
+	double delay = when - target_now();
 	struct timeval tv;
 
 	job->due = when;
@@ -369,7 +299,7 @@ job_finish_run(struct job *job)
 {
 	job->retry = 0;
 	job->retrying = 0;
-	job_plan_next(job, now_real());
+	job_plan_next(job, target_now());
 	if (job->has_next && job_enabled(job))
 		job_arm(job, job->next_real);
 	job_save(job);
@@ -393,13 +323,13 @@ job_failed(struct job *job, int code, const char *message, int retryable)
 		job_finish_run(job);
 		return;
 	}
-	at = now_real() + delay / job->s->scale;
+	at = target_now() + delay / job->s->scale;
 	if (job->max_retry_duration > 0 && (at - job->exec_first) *
 	    job->s->scale > job->max_retry_duration) {
 		job_finish_run(job);
 		return;
 	}
-	vnow = job->anchor_virtual + (now_real() - job->anchor_real) *
+	vnow = job->anchor_virtual + (target_now() - job->anchor_real) *
 	    job->s->scale;
 	if (cron_next(&job->cron, job->zone, (time_t)floor(vnow >
 	    job->cursor ? vnow : job->cursor), &next) == 0) {
@@ -417,7 +347,7 @@ job_failed(struct job *job, int code, const char *message, int retryable)
 }
 
 static void
-on_response(long status, const char *error, void *arg)
+on_response(long status, int timed_out, const char *error, void *arg)
 {
 	struct job *job = arg;
 	char message[300];
@@ -435,9 +365,8 @@ on_response(long status, const char *error, void *arg)
 	else
 		snprintf(message, sizeof(message), "The target returned HTTP "
 		    "%ld.", status);
-	job_failed(job, status == 0 && error != NULL &&
-	    strstr(error, "imeout") != NULL ? 4 : target_rpc_code(status),
-	    message, 1);
+	/* An attemptDeadline expiry is DEADLINE_EXCEEDED (4). */
+	job_failed(job, timed_out ? 4 : target_rpc_code(status), message, 1);
 }
 
 /* Sends one attempt of the current run. */
@@ -453,13 +382,14 @@ job_attempt(struct job *job)
 	json_t *when = json_object();
 	char err[256];
 
-	set_time(job->resource, "lastAttemptTime", now_real());
+	json_object_set_new(job->resource, "lastAttemptTime",
+	    target_time(target_now()));
 	if (deliver_check_url(job->target.url, err, sizeof(err)) == -1) {
 		json_decref(when);
 		job_failed(job, 7, err, 0);
 		return;
 	}
-	set_time(when, "t", job->exec_time);
+	json_object_set_new(when, "t", target_time(job->exec_time));
 	headers = target_headers(&job->target, overridden, 1, err,
 	    sizeof(err));
 	if (headers == NULL ||
@@ -467,7 +397,7 @@ job_attempt(struct job *job)
 	    "Google-Cloud-Scheduler") == -1 ||
 	    target_add_header(&headers, "X-CloudScheduler", "true") == -1 ||
 	    target_add_header(&headers, "X-CloudScheduler-JobName",
-	    job_id(job)) == -1 ||
+	    target_last_segment(job->name)) == -1 ||
 	    target_add_header(&headers, "X-CloudScheduler-ScheduleTime",
 	    json_string_value(json_object_get(when, "t"))) == -1) {
 		json_decref(when);
@@ -499,8 +429,8 @@ on_timer(evutil_socket_t fd, short events, void *arg)
 	struct job *job = arg;
 
 	/* libevent times with a coarse monotonic clock, which may fire a
-	 * few milliseconds early by the wall clock: never run early. */
-	if (now_real() < job->due) {
+	 * few milliseconds early by the wall clock, so re-arm until due. */
+	if (target_now() < job->due) {
 		job_arm(job, job->due);
 		return;
 	}
@@ -512,7 +442,7 @@ on_timer(evutil_socket_t fd, short events, void *arg)
 	}
 	if (!job->retrying) {
 		job->exec_time = job->next_real;
-		job->exec_first = now_real();
+		job->exec_first = target_now();
 		job->retry = 0;
 	}
 	job->retrying = 0;
@@ -523,9 +453,6 @@ on_timer(evutil_socket_t fd, short events, void *arg)
 static struct job *
 job_new(struct sched *s, json_t *resource, const char *name)
 {
-	unsigned char md[32];
-	unsigned int md_len = 0;
-	char hex[65];
 	struct job *job;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
@@ -539,9 +466,7 @@ job_new(struct sched *s, json_t *resource, const char *name)
 		job_free(job);
 		return NULL;
 	}
-	EVP_Digest(name, strlen(name), md, &md_len, EVP_sha256(), NULL);
-	sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
-	snprintf(job->file, sizeof(job->file), "%s.json", hex);
+	target_file_name(name, job->file);
 	return job;
 }
 
@@ -569,7 +494,7 @@ handle_create(struct sched *s, struct evhttp_request *req,
 	const char *name, *id;
 	char generated[LC_PATH_MAX], err[512], uuid[37];
 	size_t plen = strlen(parent);
-	double now = now_real();
+	double now = target_now();
 
 	if (lc_read_json(req, SCHED_BODY_MAX, &body) == -1)
 		return;
@@ -583,7 +508,7 @@ handle_create(struct sched *s, struct evhttp_request *req,
 	}
 	id = name + plen + 6;
 	if (strncmp(name, parent, plen) != 0 ||
-	    strncmp(name + plen, "/jobs/", 6) != 0 || !valid_id(id)) {
+	    strncmp(name + plen, "/jobs/", 6) != 0 || !target_valid_id(id, SCHED_ID_MAX, 1)) {
 		lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
 		    "Job name must be %s/jobs/JOB_ID, where JOB_ID has 1 to "
 		    "%d letters, digits, hyphens or underscores.", parent,
@@ -615,7 +540,8 @@ handle_create(struct sched *s, struct evhttp_request *req,
 		return;
 	}
 	json_object_set_new(job->resource, "state", json_string("ENABLED"));
-	set_time(job->resource, "userUpdateTime", now);
+	json_object_set_new(job->resource, "userUpdateTime",
+	    target_time(now));
 	job->anchor_real = job->anchor_virtual = now;
 	job_plan_next(job, now);
 	if (job->has_next)
@@ -685,7 +611,7 @@ handle_verb(struct sched *s, struct evhttp_request *req, struct job *job,
 	} else if (strcmp(verb, "resume") == 0) {
 		json_object_set_new(job->resource, "state",
 		    json_string("ENABLED"));
-		job_plan_next(job, now_real());
+		job_plan_next(job, target_now());
 		if (job->has_next && job->inflight == NULL)
 			job_arm(job, job->next_real);
 	} else if (strcmp(verb, "run") == 0) {
@@ -695,7 +621,7 @@ handle_verb(struct sched *s, struct evhttp_request *req, struct job *job,
 			return;
 		}
 		evtimer_del(job->timer);
-		job->exec_time = job->exec_first = now_real();
+		job->exec_time = job->exec_first = target_now();
 		job->retry = 0;
 		job->retrying = 0;
 		job_attempt(job);
@@ -705,7 +631,8 @@ handle_verb(struct sched *s, struct evhttp_request *req, struct job *job,
 		    verb);
 		return;
 	}
-	set_time(job->resource, "userUpdateTime", now_real());
+	json_object_set_new(job->resource, "userUpdateTime",
+	    target_time(target_now()));
 	job_save(job);
 	lc_reply_json(req, 200, json_incref(job->resource));
 }
@@ -739,7 +666,8 @@ handle_job(struct sched *s, struct evhttp_request *req, const char *parent,
 		job_remove(s, job);
 		lc_reply_json(req, 200, json_object());
 	} else if (method == EVHTTP_REQ_PATCH) {
-		/* TODO: jobs.patch; the agent deletes and re-creates. */
+		/* TODO: jobs.patch. The agent deletes and re-creates jobs, so
+		 * only other clients miss it. */
 		lc_reply_google_error(req, 501, "UNIMPLEMENTED",
 		    "localcloud does not implement jobs.patch; delete and "
 		    "create the job.");
@@ -809,7 +737,7 @@ scheduler_route(struct lc *lc, struct evhttp_request *req, const char *path,
 	return 1;
 }
 
-/* Loads one job file and plans it; a bad file is logged and skipped. */
+/* Loads one job file and plans it. A bad file is logged and skipped. */
 static void
 load_job(struct sched *s, const char *file)
 {
@@ -817,7 +745,7 @@ load_job(struct sched *s, const char *file)
 	json_t *rec, *resource;
 	struct job *job;
 	const char *name;
-	double now = now_real(), scale;
+	double now = target_now(), scale;
 	size_t len;
 
 	if (snprintf(path, sizeof(path), "%s/%s", s->dir, file) >=
@@ -855,7 +783,7 @@ load_job(struct sched *s, const char *file)
 	job->has_next = json_is_true(json_object_get(rec, "hasNext"));
 	json_decref(rec);
 
-	/* With another time scale the old clock means nothing: restart
+	/* With another time scale the old clock means nothing, so restart
 	 * it now. A run missed while localcloud was down fires at once. */
 	if (scale != s->scale || job->anchor_real <= 0) {
 		job->anchor_real = job->anchor_virtual = now;

@@ -9,8 +9,8 @@
  *
  * Every handler runs to completion on the single event-loop thread and
  * never yields between reading an object's generation and writing the
- * next one, so a precondition check and the write it guards are atomic:
- * of two concurrent create-only uploads exactly one succeeds.
+ * next one. A precondition check and the write it guards are therefore
+ * atomic, and of two concurrent create-only uploads exactly one succeeds.
  */
 #include "config.h"
 
@@ -36,11 +36,11 @@
 #include "objstore.h"
 #include "tokens.h"
 
-/* Largest JSON body (bucket insert, object patch), in bytes. */
+/* Maximum JSON body (bucket insert, object patch), in bytes. */
 #define STORAGE_JSON_MAX	(1024 * 1024)
-/* Default and largest maxResults of a list. */
+/* Default and maximum maxResults of a list. */
 #define STORAGE_LIST_MAX	1000
-/* Longest multipart boundary, in bytes (RFC 2046). */
+/* Maximum length of a multipart boundary, in bytes (RFC 2046). */
 #define STORAGE_BOUNDARY_MAX	70
 #define STORAGE_DEFAULT_TYPE	"application/octet-stream"
 #define B64URL	sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -108,7 +108,7 @@ parse_int64(const char *text, int64_t *out)
 	return 0;
 }
 
-/* Reads one precondition parameter; replies 400 and returns -1 when it
+/* Reads one precondition parameter. Replies 400 and returns -1 when it
  * is not a number. */
 static int
 read_precondition(struct evhttp_request *req, const char *query,
@@ -444,7 +444,7 @@ part_content_type(const struct part *part, char *buf, size_t size)
 	}
 }
 
-/* What an upload stores: the name, bytes, type and user metadata. */
+/* Contents of an upload: the name, bytes, type and user metadata. */
 struct upload {
 	char		*name;
 	size_t		 name_len;
@@ -454,7 +454,7 @@ struct upload {
 	json_t		*metadata;
 };
 
-/* Reads a multipart upload's metadata part and media part; replies 400
+/* Reads a multipart upload's metadata part and media part. Replies 400
  * and returns -1 when the body is malformed. */
 static int
 parse_multipart(struct evhttp_request *req, const char *body, size_t len,
@@ -511,8 +511,8 @@ parse_multipart(struct evhttp_request *req, const char *body, size_t len,
 	return 0;
 }
 
-/* Finds a bucket, creating it on first write as localcloud's buckets
- * need no setup; replies and returns NULL on failure. */
+/* Finds a bucket, creating it on first write because localcloud's
+ * buckets need no setup. Replies and returns NULL on failure. */
 static struct bucket *
 bucket_for_write(struct storage *s, struct evhttp_request *req,
     const char *name)
@@ -661,7 +661,7 @@ send_media(struct evhttp_request *req, const struct bucket *b,
 }
 
 /* Finds the object a request names, checking ?generation= and the
- * preconditions; replies and returns NULL when it cannot be used. */
+ * preconditions. Replies and returns NULL when it cannot be used. */
 static struct object *
 object_for_request(struct evhttp_request *req, struct bucket *b,
     const char *name, const char *query)
@@ -897,7 +897,7 @@ list_params_free(struct list_params *lp)
 	free(lp->token_key);
 }
 
-/* Reads the list parameters; replies 400 and returns -1 when invalid. */
+/* Reads the list parameters. Replies 400 and returns -1 when invalid. */
 static int
 read_list_params(struct evhttp_request *req, const char *query,
     struct list_params *lp)
@@ -1113,7 +1113,7 @@ handle_bucket_list(struct storage *s, struct evhttp_request *req)
 	for (i = 0; i < s->store->count; i++) {
 		const struct bucket *b = s->store->buckets[i];
 
-		/* Insertion by name; there are at most a thousand. */
+		/* Insertion sort by name, over at most a thousand. */
 		for (j = 0; j < json_array_size(items); j++)
 			if (strcmp(json_string_value(json_object_get(
 			    json_array_get(items, j), "name")), b->name) > 0)

@@ -8,16 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "log.h"
+#include "localcloud.h"
 #include "target.h"
 #include "tokens.h"
 
-/* Longest duration accepted, in seconds: 30 days. */
+/* Maximum duration accepted, in seconds: 30 days. */
 #define TARGET_DURATION_MAX	(30.0 * 86400)
 
 static const char *const methods[] = {
@@ -81,7 +84,7 @@ check_headers(json_t *headers, char *err, size_t errlen)
 	return 0;
 }
 
-/* Decodes the base64 body; proto3 JSON accepts both alphabets, with or
+/* Decodes the base64 body. proto3 JSON accepts both alphabets, with or
  * without padding. */
 static int
 decode_body(const char *b64, struct target *t)
@@ -107,8 +110,8 @@ decode_body(const char *b64, struct target *t)
 
 /*
  * Checks an HttpTarget or HttpRequest object and fills t with pointers
- * into it; sets httpMethod to POST when unset, as the APIs report it. On
- * failure err names the problem for a 400 reply.
+ * into it. It sets httpMethod to POST when unset, as the APIs report it.
+ * On failure, err names the problem for a 400 reply.
  */
 int
 target_parse(json_t *http, const char *url_key, struct target *t, char *err,
@@ -237,12 +240,12 @@ add_line(struct curl_slist **list, const char *line)
 }
 
 /*
- * Builds the request headers: the target's own, except Host,
- * Content-Length, User-Agent, Authorization when an OIDC token is sent,
- * and the names in overridden (NULL-terminated), which the service sets;
- * then the Bearer token. With a body and no Content-Type the Scheduler
- * sends application/octet-stream (octet_stream_default) while Tasks sends
- * none.
+ * Builds the request headers: the target's own, then the Bearer token.
+ * The service sets Host, Content-Length, User-Agent, Authorization (when
+ * an OIDC token is sent) and the names in overridden (NULL-terminated), so
+ * the target's values for those are dropped. With a body and no
+ * Content-Type, the Scheduler sends application/octet-stream
+ * (octet_stream_default) while Tasks sends none.
  */
 struct curl_slist *
 target_headers(const struct target *t, const char *const *overridden,
@@ -343,8 +346,8 @@ target_duration(double seconds)
 	return json_string(buf);
 }
 
-/* Maps an HTTP status to the google.rpc.Code a failed attempt reports;
- * 0 (no response) is UNAVAILABLE. */
+/* Maps an HTTP status to the google.rpc.Code a failed attempt reports.
+ * Status 0 (no response) maps to UNAVAILABLE. */
 int
 target_rpc_code(long status)
 {
@@ -392,4 +395,94 @@ target_rpc_name(int code)
 	if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))
 		return "UNKNOWN";
 	return names[code];
+}
+
+/* Reads a Duration member with a default and a range, writing the value
+ * back so that the resource shows it as the API does. */
+int
+target_read_duration(json_t *obj, const char *key, double def, double min,
+    double max, double *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = def;
+	if (v != NULL && target_parse_duration(json_string_value(v),
+	    out) == -1) {
+		snprintf(err, errlen, "%s must be a duration such as \"10s\"",
+		    key);
+		return -1;
+	}
+	if (*out < min || *out > max) {
+		snprintf(err, errlen, "%s must be from %gs to %gs", key, min,
+		    max);
+		return -1;
+	}
+	json_object_set_new(obj, key, target_duration(*out));
+	return 0;
+}
+
+/* Returns the wall-clock time in seconds since the epoch. */
+double
+target_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Formats a time in seconds since the epoch as an RFC 3339 JSON string
+ * with microseconds. */
+json_t *
+target_time(double t)
+{
+	struct timespec ts;
+	char buf[40];
+
+	ts.tv_sec = (time_t)floor(t);
+	ts.tv_nsec = (long)((t - floor(t)) * 1e6) * 1000L;
+	if (lc_format_time(&ts, buf, sizeof(buf)) == -1)
+		return NULL;
+	return json_string(buf);
+}
+
+/* Checks an id of 1 to max letters, digits and hyphens, and underscores
+ * when allowed. */
+int
+target_valid_id(const char *id, size_t max, int underscore)
+{
+	size_t len = strlen(id), i;
+
+	if (len == 0 || len > max)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= 'A' && id[i] <= 'Z') ||
+		    (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
+		    (underscore && id[i] == '_')))
+			return 0;
+	return 1;
+}
+
+/* Returns the part of a resource name after its last '/'. */
+const char *
+target_last_segment(const char *name)
+{
+	const char *p = strrchr(name, '/');
+
+	return p != NULL ? p + 1 : name;
+}
+
+/* Writes the record file name of a resource, the hex SHA-256 of its name
+ * plus ".json", so that any name maps to a safe fixed-length file. */
+void
+target_file_name(const char *name, char file[72])
+{
+	unsigned char md[32];
+	unsigned int md_len = 0;
+	char hex[65];
+
+	EVP_Digest(name, strlen(name), md, &md_len, EVP_sha256(), NULL);
+	sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
+	snprintf(file, 72, "%s.json", hex);
 }

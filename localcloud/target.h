@@ -2,7 +2,8 @@
  * The HTTP target shared by Cloud Scheduler jobs (HttpTarget, URL field
  * "uri") and Cloud Tasks tasks (HttpRequest, URL field "url"): checking it
  * on create, and turning it into a request with the OIDC token and the
- * headers each service adds.
+ * headers each service adds. Also the small helpers both modules use for
+ * ids, durations, times and record file names.
  */
 #ifndef LOCALCLOUD_TARGET_H
 #define LOCALCLOUD_TARGET_H
@@ -12,11 +13,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-/* Longest target URL, in characters, as both APIs allow. */
+/* Maximum length of a target URL, in characters, in both APIs. */
 #define TARGET_URL_MAX		2083
-/* Most bytes of all headers of a target together (Scheduler: 80 KB). */
+/* Maximum size of all headers of a target together, in bytes
+ * (Scheduler's limit is 80 KB). */
 #define TARGET_HEADERS_MAX	(80 * 1024)
-/* Largest decoded body, in bytes (both APIs: about 1 MB per job/task). */
+/* Maximum decoded body, in bytes (both APIs allow about 1 MB). */
 #define TARGET_BODY_MAX		(1000 * 1000)
 
 struct target {
@@ -39,6 +41,13 @@ int	target_add_header(struct curl_slist **list, const char *name,
 	    const char *value);
 int	target_parse_duration(const char *text, double *seconds);
 json_t	*target_duration(double seconds);
+int	target_read_duration(json_t *obj, const char *key, double def,
+	    double min, double max, double *out, char *err, size_t errlen);
+double	target_now(void);
+json_t	*target_time(double t);
+int	target_valid_id(const char *id, size_t max, int underscore);
+const char *target_last_segment(const char *name);
+void	target_file_name(const char *name, char file[72]);
 int	target_rpc_code(long http_status);
 const char *target_rpc_name(int code);
 

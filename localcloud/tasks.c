@@ -26,7 +26,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "deliver.h"
@@ -101,91 +100,6 @@ struct tasks {
 
 static void	task_attempt(struct task *);
 
-static double
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Formats a real time as RFC 3339 with microseconds. */
-static json_t *
-time_json(double t)
-{
-	struct timespec ts;
-	char buf[40];
-
-	ts.tv_sec = (time_t)floor(t);
-	ts.tv_nsec = (long)((t - floor(t)) * 1e6) * 1000L;
-	if (lc_format_time(&ts, buf, sizeof(buf)) == -1)
-		return NULL;
-	return json_string(buf);
-}
-
-/* Writes the hex SHA-256 of name plus ".json" into file[72]. */
-static void
-file_for(const char *name, char file[72])
-{
-	unsigned char md[32];
-	unsigned int md_len = 0;
-	char hex[65];
-
-	EVP_Digest(name, strlen(name), md, &md_len, EVP_sha256(), NULL);
-	sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
-	snprintf(file, 72, "%s.json", hex);
-}
-
-/* Checks an id: 1 to max letters, digits, hyphens (and underscores when
- * allowed). */
-static int
-valid_id(const char *id, size_t max, int underscore)
-{
-	size_t len = strlen(id), i;
-
-	if (len == 0 || len > max)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((id[i] >= 'a' && id[i] <= 'z') ||
-		    (id[i] >= 'A' && id[i] <= 'Z') ||
-		    (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
-		    (underscore && id[i] == '_')))
-			return 0;
-	return 1;
-}
-
-static const char *
-last_segment(const char *name)
-{
-	const char *p = strrchr(name, '/');
-
-	return p != NULL ? p + 1 : name;
-}
-
-/* Reads a Duration member with a default and range, writing it back. */
-static int
-read_duration(json_t *obj, const char *key, double def, double min,
-    double max, double *out, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*out = def;
-	if (v != NULL && target_parse_duration(json_string_value(v),
-	    out) == -1) {
-		snprintf(err, errlen, "%s must be a duration such as \"10s\"",
-		    key);
-		return -1;
-	}
-	if (*out < min || *out > max) {
-		snprintf(err, errlen, "%s must be from %gs to %gs", key, min,
-		    max);
-		return -1;
-	}
-	json_object_set_new(obj, key, target_duration(*out));
-	return 0;
-}
-
 /* Reads a queue's retryConfig, filling in Cloud Tasks' defaults. */
 static int
 queue_configure(struct queue *q, char *err, size_t errlen)
@@ -221,11 +135,11 @@ queue_configure(struct queue *q, char *err, size_t errlen)
 	}
 	json_object_set_new(rc, "maxDoublings",
 	    json_integer(q->max_doublings));
-	if (read_duration(rc, "minBackoff", TASKS_MIN_BACKOFF, 0,
+	if (target_read_duration(rc, "minBackoff", TASKS_MIN_BACKOFF, 0,
 	    TASKS_MAX_BACKOFF, &q->min_backoff, err, errlen) == -1 ||
-	    read_duration(rc, "maxBackoff", TASKS_MAX_BACKOFF, 0,
+	    target_read_duration(rc, "maxBackoff", TASKS_MAX_BACKOFF, 0,
 	    TASKS_MAX_BACKOFF, &q->max_backoff, err, errlen) == -1 ||
-	    read_duration(rc, "maxRetryDuration", 0, 0, 30 * 86400.0,
+	    target_read_duration(rc, "maxRetryDuration", 0, 0, 30 * 86400.0,
 	    &q->max_retry_duration, err, errlen) == -1)
 		return -1;
 	if (q->max_backoff < q->min_backoff) {
@@ -259,7 +173,7 @@ find_queue(struct tasks *t, const char *name)
 }
 
 /* Creates a queue from a Queue resource (taking its reference) and saves
- * it; err explains a failure. */
+ * it, or explains the failure in err. */
 static struct queue *
 queue_add(struct tasks *t, json_t *resource, const char *name, char *err,
     size_t errlen)
@@ -286,7 +200,7 @@ queue_add(struct tasks *t, json_t *resource, const char *name, char *err,
 		queue_free(q);
 		return NULL;
 	}
-	file_for(name, q->file);
+	target_file_name(name, q->file);
 	rec = json_pack("{s:O}", "queue", q->resource);
 	if (rec == NULL || durable_write_json(t->queue_dir, q->file, rec) ==
 	    -1)
@@ -307,7 +221,7 @@ find_task(struct tasks *t, const char *name)
 	return NULL;
 }
 
-/* Releases what a live task holds; the name stays as a tombstone. */
+/* Releases the resources of a live task. Its name stays as a tombstone. */
 static void
 task_release(struct task *task)
 {
@@ -351,12 +265,12 @@ task_save(struct task *task)
 	json_decref(rec);
 }
 
-/* Ends a task: it is deleted but its name stays reserved. */
+/* Ends a task, which is deleted while its name stays reserved. */
 static void
 task_finish(struct task *task)
 {
 	task_release(task);
-	task->gone_at = now_real();
+	task->gone_at = target_now();
 	task_save(task);
 }
 
@@ -364,7 +278,7 @@ task_finish(struct task *task)
 static void
 purge_tombstones(struct tasks *t)
 {
-	double cutoff = now_real() - TASKS_DEDUP_WINDOW;
+	double cutoff = target_now() - TASKS_DEDUP_WINDOW;
 	size_t i = 0;
 
 	while (i < t->ntasks) {
@@ -384,7 +298,7 @@ purge_tombstones(struct tasks *t)
 static void
 task_arm(struct task *task)
 {
-	double delay = task->schedule - now_real();
+	double delay = task->schedule - target_now();
 	struct timeval tv;
 
 	if (delay < 0)
@@ -403,20 +317,20 @@ record_attempt(struct task *task, double dispatched, int code,
 	json_t *attempt;
 
 	attempt = json_pack("{s:o, s:o, s:o, s:{s:i, s:s}}",
-	    "scheduleTime", time_json(task->schedule),
-	    "dispatchTime", time_json(dispatched),
-	    "responseTime", time_json(now_real()),
+	    "scheduleTime", target_time(task->schedule),
+	    "dispatchTime", target_time(dispatched),
+	    "responseTime", target_time(target_now()),
 	    "responseStatus", "code", code, "message", message);
 	if (attempt != NULL)
 		json_object_set_new(task->resource, "lastAttempt", attempt);
 }
 
 static void
-on_response(long status, const char *error, void *arg)
+on_response(long status, int timed_out, const char *error, void *arg)
 {
 	struct task *task = arg;
 	struct queue *q = task->queue;
-	double delay, now = now_real();
+	double delay, now = target_now();
 	char message[300];
 
 	task->inflight = NULL;
@@ -435,8 +349,9 @@ on_response(long status, const char *error, void *arg)
 	else
 		snprintf(message, sizeof(message), "The target returned HTTP "
 		    "%ld.", status);
-	record_attempt(task, task->dispatched, target_rpc_code(status),
-	    message);
+	/* A dispatchDeadline expiry is DEADLINE_EXCEEDED (4). */
+	record_attempt(task, task->dispatched, timed_out ? 4 :
+	    target_rpc_code(status), message);
 	log_warnx("tasks: task %s attempt %d failed: %s", task->name,
 	    task->dispatch_count, message);
 
@@ -452,7 +367,7 @@ on_response(long status, const char *error, void *arg)
 	}
 	task->schedule = now + delay;
 	json_object_set_new(task->resource, "scheduleTime",
-	    time_json(task->schedule));
+	    target_time(task->schedule));
 	task_save(task);
 	task_arm(task);
 }
@@ -478,9 +393,9 @@ task_headers(struct task *task, char *err, size_t errlen)
 	snprintf(eta, sizeof(eta), "%.6f", task->schedule);
 	if (target_add_header(&headers, "User-Agent", "Google-Cloud-Tasks") ==
 	    -1 || target_add_header(&headers, "X-CloudTasks-QueueName",
-	    last_segment(task->queue->name)) == -1 ||
+	    target_last_segment(task->queue->name)) == -1 ||
 	    target_add_header(&headers, "X-CloudTasks-TaskName",
-	    last_segment(task->name)) == -1 ||
+	    target_last_segment(task->name)) == -1 ||
 	    target_add_header(&headers, "X-CloudTasks-TaskRetryCount",
 	    retries) == -1 ||
 	    target_add_header(&headers, "X-CloudTasks-TaskExecutionCount",
@@ -498,7 +413,7 @@ static void
 task_attempt(struct task *task)
 {
 	struct deliver_request request;
-	double now = now_real();
+	double now = target_now();
 	json_t *attempt;
 	char err[256];
 
@@ -508,13 +423,13 @@ task_attempt(struct task *task)
 	if (task->first_attempt == 0) {
 		task->first_attempt = now;
 		attempt = json_pack("{s:o, s:o}", "scheduleTime",
-		    time_json(task->schedule), "dispatchTime", time_json(now));
+		    target_time(task->schedule), "dispatchTime", target_time(now));
 		if (attempt != NULL)
 			json_object_set_new(task->resource, "firstAttempt",
 			    attempt);
 	}
 	if (deliver_check_url(task->target.url, err, sizeof(err)) == -1) {
-		/* Sending again could not help: keep the task, marked. */
+		/* Sending again could not help, so keep the task, marked. */
 		log_warnx("tasks: task %s not sent: %s", task->name, err);
 		record_attempt(task, now, 7, err);
 		task->stopped = 1;
@@ -533,7 +448,7 @@ task_attempt(struct task *task)
 	    NULL || (task->inflight = deliver_start(task->t->deliver,
 	    &request, on_response, task, err, sizeof(err))) == NULL) {
 		/* A local failure counts as an attempt without a response. */
-		on_response(0, err, task);
+		on_response(0, 0, err, task);
 		return;
 	}
 	task_save(task);
@@ -545,8 +460,8 @@ on_timer(evutil_socket_t fd, short events, void *arg)
 	struct task *task = arg;
 
 	/* libevent times with a coarse monotonic clock, which may fire a
-	 * few milliseconds early by the wall clock: never send early. */
-	if (now_real() < task->schedule) {
+	 * few milliseconds early by the wall clock, so re-arm until due. */
+	if (target_now() < task->schedule) {
 		task_arm(task);
 		return;
 	}
@@ -574,7 +489,7 @@ task_new(struct tasks *t, struct queue *q, json_t *resource, const char *name)
 		task_free(task);
 		return NULL;
 	}
-	file_for(name, task->file);
+	target_file_name(name, task->file);
 	return task;
 }
 
@@ -596,7 +511,7 @@ task_configure(struct task *task, char *err, size_t errlen)
 	target_clear(&task->target);
 	if (target_parse(http, "url", &task->target, err, errlen) == -1)
 		return -1;
-	return read_duration(task->resource, "dispatchDeadline",
+	return target_read_duration(task->resource, "dispatchDeadline",
 	    TASKS_DEADLINE, TASKS_DEADLINE_MIN, TASKS_DEADLINE_MAX,
 	    &task->deadline, err, errlen);
 }
@@ -649,7 +564,7 @@ reply_invalid(struct evhttp_request *req, const char *err)
 	lc_reply_google_error(req, 400, "INVALID_ARGUMENT", "%s.", err);
 }
 
-/* Checks the task name against the queue, or makes one; replies and
+/* Checks the task name against the queue, or makes one. Replies and
  * returns -1 on a bad or taken name. */
 static int
 task_name(struct tasks *t, struct evhttp_request *req, json_t *task,
@@ -668,7 +583,7 @@ task_name(struct tasks *t, struct evhttp_request *req, json_t *task,
 	}
 	if (strncmp(given, queue, qlen) != 0 ||
 	    strncmp(given + qlen, "/tasks/", 7) != 0 ||
-	    !valid_id(given + qlen + 7, TASKS_TASK_ID_MAX, 1) ||
+	    !target_valid_id(given + qlen + 7, TASKS_TASK_ID_MAX, 1) ||
 	    (size_t)snprintf(name, size, "%s", given) >= size) {
 		lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
 		    "Task name must be %s/tasks/TASK_ID, where TASK_ID has 1 "
@@ -710,7 +625,7 @@ handle_create_task(struct tasks *t, struct evhttp_request *req,
 	struct queue *q;
 	struct task *task;
 	char name[LC_PATH_MAX], err[512];
-	double now = now_real(), schedule;
+	double now = target_now(), schedule;
 
 	if (lc_read_json(req, TASKS_BODY_MAX, &body) == -1)
 		return;
@@ -725,6 +640,8 @@ handle_create_task(struct tasks *t, struct evhttp_request *req,
 		reply_invalid(req, err);
 		goto done;
 	}
+	if (t->ntasks == TASKS_MAX)
+		purge_tombstones(t);
 	if (t->ntasks == TASKS_MAX) {
 		lc_reply_google_error(req, 429, "RESOURCE_EXHAUSTED",
 		    "localcloud holds at most %d tasks.", TASKS_MAX);
@@ -746,8 +663,8 @@ handle_create_task(struct tasks *t, struct evhttp_request *req,
 		goto done;
 	}
 	task->schedule = schedule;
-	json_object_set_new(resource, "scheduleTime", time_json(schedule));
-	json_object_set_new(resource, "createTime", time_json(now));
+	json_object_set_new(resource, "scheduleTime", target_time(schedule));
+	json_object_set_new(resource, "createTime", target_time(now));
 	json_object_set_new(resource, "dispatchCount", json_integer(0));
 	json_object_set_new(resource, "responseCount", json_integer(0));
 	json_object_set_new(resource, "view", json_string("BASIC"));
@@ -818,7 +735,7 @@ handle_task(struct tasks *t, struct evhttp_request *req,
 		}
 		if (task->inflight == NULL) {
 			task->stopped = 0;
-			task->schedule = now_real();
+			task->schedule = target_now();
 			evtimer_del(task->timer);
 			task_attempt(task);
 		}
@@ -857,7 +774,7 @@ handle_create_queue(struct tasks *t, struct evhttp_request *req,
 	name = json_string_value(json_object_get(body, "name"));
 	if (name == NULL || strncmp(name, parent, plen) != 0 ||
 	    strncmp(name + plen, "/queues/", 8) != 0 ||
-	    !valid_id(name + plen + 8, TASKS_QUEUE_ID_MAX, 0)) {
+	    !target_valid_id(name + plen + 8, TASKS_QUEUE_ID_MAX, 0)) {
 		lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
 		    "Queue name must be %s/queues/QUEUE_ID, where QUEUE_ID "
 		    "has 1 to %d letters, digits or hyphens.", parent,
@@ -902,7 +819,7 @@ handle_queues(struct tasks *t, struct evhttp_request *req,
 	qlen = strcspn(rest, "/");
 	if (snprintf(queue_name, sizeof(queue_name), "%s/queues/%.*s",
 	    parent, (int)qlen, rest) >= (int)sizeof(queue_name) ||
-	    !valid_id(queue_name + strlen(parent) + 8, TASKS_QUEUE_ID_MAX,
+	    !target_valid_id(queue_name + strlen(parent) + 8, TASKS_QUEUE_ID_MAX,
 	    0)) {
 		lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
 		    "Invalid queue id: 1 to %d letters, digits or hyphens.",
@@ -966,7 +883,7 @@ tasks_route(struct lc *lc, struct evhttp_request *req, const char *path,
 	return 1;
 }
 
-/* Reads a JSON file of the tasks folders; NULL when unreadable. */
+/* Reads a JSON record of the tasks folders, or returns NULL. */
 static json_t *
 read_record(const char *dir, const char *file)
 {
@@ -1008,7 +925,7 @@ load_queue(struct tasks *t, const char *file)
 	json_decref(rec);
 }
 
-/* Loads a task or a tombstone; a live task due in the past fires at
+/* Loads a task or a tombstone. A live task due in the past fires at
  * once. */
 static void
 load_task(struct tasks *t, const char *file)
@@ -1033,7 +950,7 @@ load_task(struct tasks *t, const char *file)
 		}
 		task->gone_at = json_number_value(json_object_get(rec,
 		    "goneAt"));
-		file_for(name, task->file);
+		target_file_name(name, task->file);
 		t->tasks[t->ntasks++] = task;
 		json_decref(rec);
 		return;

@@ -1,7 +1,7 @@
 /*
- * The oauth2 module: localcloud's RSA signing key, the JWKS and OpenID
- * discovery documents, and the ID and access tokens the metadata server,
- * Cloud Scheduler and Cloud Tasks hand out.
+ * localcloud's RSA signing key, the JWKS and OpenID discovery documents,
+ * and the ID and access tokens that the metadata server, Cloud Scheduler
+ * and Cloud Tasks hand out.
  */
 #include "config.h"
 
@@ -40,8 +40,8 @@
 #define TOKENS_PROJECT_DIGITS	12
 #define TOKENS_UNIQUE_ID_DIGITS	21
 
-/* Process-wide, because every token-issuing module shares the one key;
- * refs counts the modules that opened it. */
+/* Process-wide state, because every token-issuing module shares the one
+ * key. refs counts the modules that opened it. */
 static struct {
 	int		 refs;
 	EVP_PKEY	*key;
@@ -81,10 +81,10 @@ load_key(const char *path)
 	if ((pem = durable_read(path, TOKENS_KEY_FILE_MAX, &len)) == NULL)
 		return NULL;
 	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
-		log_warnx("%s was readable by others; setting mode 0600",
-		    path);
+		log_warnx("%s was readable by group or others, so its mode "
+		    "is now 0600", path);
 		if (chmod(path, 0600) == -1)
-			log_warn("chmod %s", path);
+			log_warn("cannot set mode 0600 on %s", path);
 	}
 	bio = BIO_new_mem_buf(pem, (int)len);
 	key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) :
@@ -136,7 +136,7 @@ fail:
 	return NULL;
 }
 
-/* Loads or creates the signing key; each module that signs calls this
+/* Loads or creates the signing key. Each module that signs calls this
  * from its init, and the first call does the work. */
 int
 tokens_open(struct lc *lc)
@@ -195,7 +195,7 @@ tokens_open(struct lc *lc)
 	return 0;
 }
 
-/* Releases one tokens_open(); the last one frees the key. */
+/* Releases one tokens_open(), and the last release frees the key. */
 void
 tokens_close(void)
 {
@@ -262,8 +262,8 @@ tokens_id_token(const char *audience, const char *email, char **token)
 	return 0;
 }
 
-/* Writes a random opaque access token. Nothing in localcloud checks them;
- * the "ya29." prefix is the one Google's access tokens carry. */
+/* Writes a random opaque access token. Nothing in localcloud checks
+ * these tokens, and the "ya29." prefix is the one Google's carry. */
 int
 tokens_access_token(char *buf, size_t size)
 {
@@ -299,8 +299,8 @@ discovery_document(void)
 	    "exp", "iat", "iss", "sub");
 }
 
-/* Serves the JWKS at Google's path and the OpenID discovery document;
- * returns 0 for any other path. */
+/* Serves the JWKS at Google's path and the OpenID discovery document.
+ * Returns 0 for any other path. */
 int
 tokens_route(struct lc *lc, struct evhttp_request *req, const char *path,
     const char *query)

@@ -19,7 +19,7 @@
 /* Lifetime of ID and access tokens, in seconds, as Google's. */
 #define TOKENS_LIFETIME		3600
 
-/* Longest audience accepted for an ID token, in bytes. */
+/* Maximum length of an ID token audience, in bytes. */
 #define TOKENS_AUDIENCE_MAX	2083
 
 int		 tokens_open(struct lc *lc);

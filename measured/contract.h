@@ -38,6 +38,8 @@ struct contract_options {
  * expected status, body and headers and the actual ones. A refused
  * connection or a timeout fails that vector only. Returns NULL with err set
  * only when the run cannot start (an invalid URL, no memory, libcurl).
+ * The program must have called curl_global_init() before, once, while it
+ * had a single thread.
  */
 json_t	*contract_run(const struct servicetype *type, void *state,
 	    const struct vector_set *set, const struct contract_options *opts,

@@ -383,6 +383,21 @@ measure_prepare(struct measure_job *job, char *err, size_t errlen)
 	return job->vectors == NULL ? -1 : 0;
 }
 
+static int
+measure_reload_manifest(struct measure_job *job, char *err, size_t errlen)
+{
+	char object[256];
+	json_t *manifest;
+
+	state_run_object(object, sizeof(object), job->run_id,
+	    STATE_DEPLOY_MANIFEST);
+	if (state_get(object, &manifest, NULL, err, errlen) != 0)
+		return -1;
+	json_decref(job->manifest);
+	job->manifest = manifest;
+	return 0;
+}
+
 /* Waits while the deploy phase is still running; -1 when it failed, did
  * not end in time, or the job must stop. */
 static int
@@ -401,7 +416,9 @@ measure_wait_deploy(struct measure_job *job, char *err, size_t errlen)
 		phase = json_string_value(json_object_get(st, "phase"));
 		if (phase == NULL || strcmp(phase, "deploying") != 0) {
 			json_decref(st);
-			return 0;
+			/* The manifest read at the claim may predate the
+			 * services' URLs. */
+			return measure_reload_manifest(job, err, errlen);
 		}
 		json_decref(st);
 		if (waited == 0)

@@ -37,3 +37,8 @@ fi
 if [ -x scripts/install-implementations.sh ]; then
 	scripts/install-implementations.sh
 fi
+
+# The JSON Schema validator (ajv) used by make check, from its lock file.
+if [ -f tools/schema/package-lock.json ] && [ ! -d tools/schema/node_modules ]; then
+	(cd tools/schema && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the reference implementations under implementations/ need
-# to run on this machine, on Debian, as root. Safe to run again: it installs
-# only what is missing and reruns npm ci only when a lock file changed.
+# to run on this machine, on Debian, as root (or through sudo). Safe to run
+# again: it installs only what is missing and reruns npm ci only when a lock
+# file changed.
 #
 #   scripts/install-implementations.sh [--force]
 #
@@ -40,15 +41,20 @@ if ! command -v pkg-config >/dev/null 2>&1 ||
 fi
 
 if [ -n "$packages" ]; then
+	sudo=""
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "install-implementations: run as root to install:$packages" >&2
-		exit 1
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "install-implementations: run as root to" \
+			    "install:$packages" >&2
+			exit 1
+		fi
+		sudo=sudo
 	fi
 	echo "install-implementations: apt-get install$packages"
-	apt-get update -q
+	$sudo apt-get update -q
 	# The list is word-split on purpose: one argument per package.
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
 	    --no-install-recommends $packages
 fi
 

@@ -12,3 +12,6 @@ endif
 
 TESTS += tests/integration/supervisor.sh
 EXTRA_DIST += tests/integration/supervisor.sh
+
+TESTS += tests/integration/agent_flow.sh
+EXTRA_DIST += tests/agent_lib.sh tests/integration/agent_flow.sh

@@ -15,7 +15,7 @@ CONTRACT=$B/measured/perf-agent-contract
 VECTORS=$S/contract/discord-webhook/test-vectors
 IMPLS=$S/implementations/discord-webhook
 
-t_plan 22
+t_plan 24
 
 # Prints a field of a JSON report.
 report_field()
@@ -74,18 +74,28 @@ run_contract()
 	RUN_STATUS=$?
 }
 
+# Succeeds when process $1 has exited: gone, or a zombie not yet reaped.
+has_exited()
+{
+	case "$(ps -o stat= -p "$1" 2>/dev/null)" in
+	"" | Z*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 # stops_cleanly PID: SIGTERM, then the process must exit with status 0
-# within 10 seconds; a watchdog kills it otherwise, so the wait is bounded.
+# within 10 seconds, else it is killed. No watchdog subshell: one killed
+# right after its fork can still run this shell's EXIT trap, which would
+# remove T_DIR in the middle of the test.
 stops_cleanly()
 {
 	kill -TERM "$1" 2>/dev/null || return 1
-	(sleep 10; kill -KILL "$1" 2>/dev/null) &
-	watchdog=$!
+	if ! wait_for 10 has_exited "$1"; then
+		kill -KILL "$1" 2>/dev/null
+		wait "$1"
+		return 1
+	fi
 	wait "$1"
-	stop_status=$?
-	kill "$watchdog" 2>/dev/null
-	wait "$watchdog" 2>/dev/null
-	return "$stop_status"
 }
 
 # check_real NAME RUN: three checks for an implementation that must pass.
@@ -279,6 +289,60 @@ sys.exit(not ok)' "$T_DIR/silent.json"; then
 	ok "silent server: both vectors fail as timeouts"
 else
 	fail "silent server: both vectors fail as timeouts (exit $RUN_STATUS)"
+fi
+
+# https with --cafile: a TLS server with a self-signed certificate for
+# 127.0.0.1 that sends the PONG to every POST. The PING vector passes with
+# the certificate as CA file and fails without it.
+if openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$T_DIR/tls.key" \
+    -out "$T_DIR/tls.crt" >"$T_DIR/openssl.log" 2>&1; then
+	mkdir "$T_DIR/ping-only"
+	cp "$VECTORS/001-ping.json" "$T_DIR/ping-only/"
+	IMPL_PORT=$(free_port)
+	python3 -c 'import http.server, ssl, sys
+class Pong(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "10")
+        self.end_headers()
+        self.wfile.write(b"{\"type\":1}")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Pong)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.timeout = 1
+for _ in range(60):
+    server.handle_request()' "$IMPL_PORT" "$T_DIR/tls.crt" "$T_DIR/tls.key" \
+	    >"$T_DIR/tls-server.log" 2>&1 &
+	t_track $!
+	wait_for 10 python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' \
+	    "$IMPL_PORT"
+	"$CONTRACT" --type discord-webhook --vectors "$T_DIR/ping-only" \
+	    --url "https://127.0.0.1:$IMPL_PORT" --cafile "$T_DIR/tls.crt" \
+	    >"$T_DIR/https.json" 2>"$T_DIR/https.contract.log"
+	check "https: PING passes with --cafile" [ $? -eq 0 ]
+	"$CONTRACT" --type discord-webhook --vectors "$T_DIR/ping-only" \
+	    --url "https://127.0.0.1:$IMPL_PORT" \
+	    >"$T_DIR/https-no-ca.json" 2>"$T_DIR/https-no-ca.contract.log"
+	RUN_STATUS=$?
+	if [ "$RUN_STATUS" -eq 1 ] && python3 -c 'import json, sys
+f = json.load(open(sys.argv[1]))["failures"]
+sys.exit(not (len(f) == 1 and f[0]["reason"].startswith("request failed")))' \
+	    "$T_DIR/https-no-ca.json"; then
+		ok "https: unknown certificate fails the request"
+	else
+		fail "https: unknown certificate fails the request" \
+		    "(exit $RUN_STATUS)"
+	fi
+else
+	skip "https: PING passes with --cafile: openssl req failed"
+	skip "https: unknown certificate fails the request: openssl req failed"
 fi
 
 # A malformed vector file stops the run with the file and field named.

@@ -1,7 +1,7 @@
 #!/bin/sh
-# The Google API clients against a scripted mock on 127.0.0.1: request
-# paths, queries, headers and bodies; retries of idempotent calls only;
-# 404, 409, 412 and timeouts; pagination; token caching and refresh.
+# The Google API clients against a scripted mock on 127.0.0.1. It checks
+# request paths, queries, headers and bodies, retries of idempotent calls
+# only, 404, 409, 412 and timeouts, pagination, and token caching.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
 t_plan 73
@@ -188,12 +188,12 @@ gcp run-create svc-a "$T_DIR/service.json"
 check "run create: 409 is outcome 1" q 'st == 11 and len(api) == 1'
 
 reset
-script '[{"method": "POST", "path": "'$RUN'/services", "delay": 3,
+script '[{"method": "POST", "path": "'$RUN'/services", "delay": 5,
   "json": {"name": "late"}},
  {"method": "POST", "path": "'$RUN'/services", "status": 409,
   "json": {"error": {"code": 409, "status": "ALREADY_EXISTS",
   "message": "exists"}}}]'
-gcp --timeout-ms 1000 run-create svc-a "$T_DIR/service.json"
+gcp --timeout-ms 2000 run-create svc-a "$T_DIR/service.json"
 check "run create: timeout then 409 is success" q 'st == 0 and out[0] == {"rc": 0, "result": None} and len(api) == 2'
 check "run create: timeout logged" q '"TIMEOUT" in err and "attempt 1 of 5" in err'
 
@@ -333,8 +333,8 @@ gcp tasks-create "$T_DIR/task-unnamed.json"
 check "tasks create: unnamed not retried" q 'st == 1 and len(api) == 1 and out[0]["error"]["status"] == "UNAVAILABLE"'
 
 reset
-script '[{"method": "POST", "path": "'$TASKS'", "delay": 3, "json": {}}]'
-gcp --timeout-ms 1000 tasks-create "$T_DIR/task-unnamed.json"
+script '[{"method": "POST", "path": "'$TASKS'", "delay": 5, "json": {}}]'
+gcp --timeout-ms 2000 tasks-create "$T_DIR/task-unnamed.json"
 check "tasks create: slow reply times out" q 'st == 1 and out[0]["error"]["status"] == "TIMEOUT" and len(api) == 1'
 
 reset

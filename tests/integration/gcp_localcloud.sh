@@ -18,7 +18,7 @@ PORT=$(free_port)
 API=http://127.0.0.1:$PORT
 IMPL=$T_DIR/impl
 
-# The service implementation: answers every GET with its K_SERVICE.
+# The service implementation: returns its K_SERVICE for every GET.
 mkdir -p "$IMPL/t/echo"
 cat >"$IMPL/t/echo/run" <<'EOF'
 #!/bin/sh

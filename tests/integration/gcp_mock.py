@@ -2,7 +2,7 @@
 
 Listens on 127.0.0.1:PORT (the only argument). Every request except the
 control ones under /_mock/ is recorded. The metadata server paths are built
-in; every other request takes the first scripted rule that matches its
+in. Every other request takes the first scripted rule that matches its
 method and path, or gets a 400 MOCK_UNSCRIPTED error.
 
 Control endpoints (JSON bodies):
@@ -73,6 +73,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         }
         with LOCK:
             STATE["requests"].append(record)
+
         if path.startswith("/computeMetadata/v1/"):
             return self.metadata(path[len("/computeMetadata/v1/"):],
                                  record["params"])
@@ -84,12 +85,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     r["times"] = r.get("times", 1) - 1
                     rule = r
                     break
+
         if rule is None:
             return self.reply_json(400, {"error": {
                 "code": 400, "status": "MOCK_UNSCRIPTED",
                 "message": "no rule for %s %s" % (self.command, path)}})
         if rule.get("delay"):
             time.sleep(rule["delay"])
+
         if "json" in rule:
             body = json.dumps(rule["json"]).encode()
             ctype = "application/json"

@@ -20,6 +20,11 @@ get()
 	    --cacert "$CA" "$@" "$url"
 }
 
+has_instances()
+{
+	[ -n "$(lc_instances "$1")" ]
+}
+
 no_instances()
 {
 	[ -z "$(lc_instances "$1")" ]
@@ -54,8 +59,14 @@ REV=$(jq_body 'd["latestReadyRevision"].split("/")[-1]')
 check "deploy instance scales to zero" wait_for 20 no_instances svc
 T0=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 
-# Scale from zero over HTTPS.
-check "first request starts an instance" [ "$(get "$URI/cold" -A lc-test)" = 200 ]
+# Scale from zero over HTTPS. A slow request keeps the first instance
+# busy, so that it cannot idle out while the checks below run.
+curl -s -o /dev/null --max-time 120 --cacert "$CA" "$URI/sleep?s=100" &
+HOLDER=$!
+t_track "$HOLDER"
+check "first connection starts an instance" wait_for 20 has_instances svc
+check "request to a new instance succeeds" \
+    [ "$(get "$URI/cold" -A lc-test)" = 200 ]
 check "instance sees K_SERVICE" [ "$(jq_body 'd["service"]')" = svc ]
 check "instance sees K_REVISION" [ "$(jq_body 'd["revision"]')" = "$REV" ]
 check "instance sees K_CONFIGURATION" \
@@ -122,6 +133,7 @@ check "an instance was counted" [ "$(jq_body 'max(int(p["value"]["int64Value"]) 
 for t in d["timeSeries"] for p in t["points"])')" -ge 1 ]
 
 # Scale to zero after the idle timeout, seen by Monitoring too.
+kill "$HOLDER" 2>/dev/null
 check "idle instance stops" wait_for 20 no_instances svc
 check "stop is logged with the signal" grep -q \
     "svc: instance $INST1 (pid $PID1) was killed by signal 15" "$LC_LOG"
@@ -178,7 +190,7 @@ CONC=$(lc_uri conc)
 check "concurrency-1 service scales to zero" wait_for 20 no_instances conc
 for i in 1 2 3; do
 	curl -s --max-time 20 --cacert "$CA" -o "$T_DIR/par$i" \
-	    "$CONC/sleep?s=2" &
+	    "$CONC/sleep?s=5" &
 	eval "job$i=\$!"
 done
 wait "$job1" "$job2" "$job3"

@@ -12,7 +12,7 @@ LC_API=
 # Writes the fake implementations:
 #   t/ok      a python3 HTTP server: / returns its pid and Cloud Run
 #             variables, /crash exits without a response, /half exits in
-#             the middle of a response, /sleep?s=N answers after N seconds
+#             the middle of a response, /sleep?s=N replies after N seconds
 #   t/slow    the same server, after sleeping 1 s before listening
 #   t/exit    exits with status 3 at once
 #   t/noexec  a run file without the execute bit

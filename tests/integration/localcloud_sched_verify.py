@@ -4,8 +4,8 @@ Usage: /usr/bin/python3 localcloud_sched_verify.py JWKS_FILE AUDIENCE EMAIL
 with the logged JSON record on standard input. Checks that the Bearer
 token is RS256, signed by a key in the JWKS (matched by kid), and carries
 iss https://accounts.google.com, the audience, the email with
-email_verified true, and exp = iat + 3600 around now. Prints the claims
-and exits 0 when all hold, otherwise prints why and exits 1.
+email_verified true, and exp = iat + 3600 around now. Exits 0 when all
+hold, otherwise prints why as a TAP comment and exits 1.
 """
 import base64
 import json
@@ -21,7 +21,7 @@ def b64url(text):
 
 
 def fail(why):
-    print("token check failed: " + why)
+    print("# token check failed: " + why)
     sys.exit(1)
 
 
@@ -29,6 +29,7 @@ def main():
     jwks = json.load(open(sys.argv[1]))
     audience, email = sys.argv[2], sys.argv[3]
     record = json.loads(sys.stdin.read())
+
     auth = record["headers"].get("Authorization", "")
     if not auth.startswith("Bearer "):
         fail("no Bearer token")
@@ -38,6 +39,8 @@ def main():
         fail("not three parts")
     header = json.loads(b64url(parts[0]))
     claims = json.loads(b64url(parts[1]))
+
+    # The signature, with the JWKS key the header names.
     if header.get("alg") != "RS256":
         fail("alg is %r" % header.get("alg"))
     keys = [k for k in jwks["keys"] if k.get("kid") == header.get("kid")]
@@ -51,6 +54,8 @@ def main():
                    padding.PKCS1v15(), hashes.SHA256())
     except Exception as exc:
         fail("signature: %r" % exc)
+
+    # The claims a relying party checks.
     if claims.get("iss") != "https://accounts.google.com":
         fail("iss is %r" % claims.get("iss"))
     if claims.get("aud") != audience:
@@ -62,7 +67,6 @@ def main():
         fail("iat/exp do not cover now")
     if claims["exp"] - claims["iat"] != 3600:
         fail("lifetime is not 3600 s")
-    print(json.dumps(claims))
 
 
 main()

@@ -5,7 +5,7 @@
 # checks, and objects surviving a restart.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
-t_plan 46
+t_plan 50
 
 LC_BIN=$B/localcloud/localcloud
 PORT=$(free_port)
@@ -23,7 +23,7 @@ start_localcloud()
 	wait_for 10 curl -sf "$U/oauth2/v3/certs"
 }
 
-# Stops localcloud with SIGTERM and waits for it to exit.
+# Stops localcloud with SIGTERM; returns its exit status.
 stop_localcloud()
 {
 	kill -TERM "$LC_PID"
@@ -115,14 +115,19 @@ head -c 4000000 /dev/urandom >"$T_DIR/big2"
 race_ok=0
 race_content_ok=0
 for i in 1 2 3 4 5; do
+	pids=""
 	for j in 1 2; do
 		curl -s -o "$T_DIR/race$j" -w '%{http_code}' -X POST \
 		    --data-binary "@$T_DIR/big$j" \
 		    "$U/upload/storage/v1/b/bkt/o?uploadType=media&name=race$i&ifGenerationMatch=0" \
 		    >"$T_DIR/race$j.code" &
+		pids="$pids $!"
 	done
-	wait
-	codes=$(cat "$T_DIR/race1.code" "$T_DIR/race2.code" | sort | tr '\n' ' ')
+	for pid in $pids; do
+		wait "$pid"
+	done
+	codes=$(printf '%s\n%s\n' "$(cat "$T_DIR/race1.code")" \
+	    "$(cat "$T_DIR/race2.code")" | sort | tr '\n' ' ')
 	if [ "$codes" = "200 412 " ]; then
 		race_ok=$((race_ok + 1))
 	else
@@ -239,15 +244,23 @@ done
 check "invalid object names are rejected with 400" test "$bad" = 0
 check "a 1024-byte name is accepted" test "$(upload \
     "$(python3 -c 'print("y" * 1024)')" "$T_DIR/nine")" = 200
-check "nothing was written outside the data dir" test -z "$(find "$T_DIR" \
-    -name 'escape*' -o -name 'b' -type f | grep -v "^$DATA/")"
+# Every stored file is a bucket record or a hex-named object file.
+check "object files have hex names only" test -z "$(find "$DATA/storage" \
+    -type f | grep -v -E \
+    '/storage/bkt/(bucket\.json|o/[0-9a-f]{64}\.(json|[0-9]+\.data))$')"
 check "an invalid bucket name is 400" test "$(http_status \
     "$U/storage/v1/b/Bad_Bucket/o")" = 400
 
 # Restart: objects, generations and bytes are kept.
 list_before=$(curl -s "$U/storage/v1/b/bkt/o" | python3 -c 'import json, sys
 print(" ".join(i["name"] + "@" + i["generation"] for i in json.load(sys.stdin)["items"]))')
-stop_localcloud
+check "localcloud exits 0 on SIGTERM" stop_localcloud
+# Leftovers of an interrupted write: a temporary file and a data file that
+# no record names. The next start removes both.
+odir=$DATA/storage/bkt/o
+: >"$odir/.tmp.leftover.XXXXXX"
+hash=$(printf 'blob' | sha256sum | cut -d' ' -f1)
+: >"$odir/$hash.1.data"
 if ! start_localcloud; then
 	fail "localcloud restarts"
 	exit 1
@@ -261,5 +274,10 @@ curl -s -o "$T_DIR/blob.out3" "$U/storage/v1/b/bkt/o/blob?alt=media"
 check "restart keeps the bytes" cmp -s "$T_DIR/blob" "$T_DIR/blob.out3"
 check "restart keeps preconditions working" test "$(upload blob \
     "$T_DIR/nine" ifGenerationMatch=0)" = 412
+check "restart removes leftover files" test ! -e "$odir/.tmp.leftover.XXXXXX" \
+    -a ! -e "$odir/$hash.1.data"
+
+# Under ASan a leak or error makes the exit status non-zero.
+check "localcloud exits 0 after the restart" stop_localcloud
 
 [ "$T_FAILED" -eq 0 ]

@@ -55,7 +55,8 @@ test_endpoint_scheme(void **state)
 		{ "http://localhost:4443//", "http://localhost:4443" },
 		{ "https://storage.googleapis.com",
 		    "https://storage.googleapis.com" },
-		{ "metadata.google.internal", "http://metadata.google.internal" },
+		{ "metadata.google.internal",
+		    "http://metadata.google.internal" },
 		{ "", NULL },
 		{ "ftp://host", NULL },
 		{ "http://", NULL },
@@ -233,8 +234,9 @@ test_times(void **state)
 		{ "2026-01-01T02:00:00+02:00", 1767225600, 0 },
 		{ "2025-12-31T23:30:00-00:30", 1767225600, 0 },
 	};
-	static const char *const invalid[] = { "2026-01-01", "2026-01-01T00:00:00",
-	    "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zx", "yesterday" };
+	static const char *const invalid[] = { "2026-01-01",
+	    "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z",
+	    "2026-01-01T00:00:00Zx", "yesterday" };
 	struct timespec ts;
 	char buf[32];
 	size_t i;

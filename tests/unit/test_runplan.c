@@ -135,7 +135,7 @@ static const char spec_deploy[] =
     "'startup_boost':[true]}},'schedule':{'measure_delay_minutes':20}}";
 
 static void
-test_spec_four_services(void **state)
+test_two_by_two_services(void **state)
 {
 	struct runplan plan;
 	static const struct {
@@ -318,7 +318,7 @@ test_names_ambiguous_joins(void **state)
 		assert_string_equal(names[i], again);
 	}
 	assert_unique_names(names, n);
-	/* The same readable part, told apart by the hash alone. */
+	/* The same readable part, distinguished by the hash alone. */
 	assert_int_equal(strncmp(names[0], names[1], strlen(names[0]) -
 	    RUNPLAN_HASH_CHARS), 0);
 }
@@ -670,7 +670,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_four_services),
+		cmocka_unit_test(test_two_by_two_services),
 		cmocka_unit_test(test_entry_json),
 		cmocka_unit_test(test_names_stable),
 		cmocka_unit_test(test_names_long_and_odd_run_ids),

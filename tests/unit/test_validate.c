@@ -475,7 +475,7 @@ assert_normalized(const json_t *got, const char *quoted)
 	free(text);
 }
 
-/* The request of the specification's /deploy example. */
+/* A /deploy request: two implementations, two cpu values, boost on. */
 static const char spec_deploy[] =
     "{'run_id': '2026-01-24-abc123',"
     " 'benchmark_config': {'cold_start_iterations': 10,"
@@ -485,7 +485,7 @@ static const char spec_deploy[] =
     " 'schedule': {'measure_delay_minutes': 20}}";
 
 static void
-test_spec_deploy_example(void **state)
+test_deploy_two_by_two(void **state)
 {
 	json_t *out = accept(EP_DEPLOY, spec_deploy);
 
@@ -559,7 +559,7 @@ test_deploy_valid_limits(void **state)
 {
 	json_t *out;
 
-	/* The longest run id, with every allowed punctuation. */
+	/* A run id of the maximum length, with every allowed punctuation. */
 	json_decref(accept(EP_DEPLOY, "{'run_id':'A.b_c-"
 	    "01234567890123456789012345678901234567890123456789"
 	    "0123456'," BC "," AC "}"));
@@ -827,7 +827,7 @@ test_benchmark_to_deploy(void **state)
 	struct api_error err;
 	json_t *bench, *deploy;
 
-	/* The specification's /benchmark example. */
+	/* A /benchmark request naming two implementations. */
 	bench = accept(EP_BENCHMARK, "{'run_id': '2026-01-24-abc123',"
 	    " 'implementations': ['go-gin', 'rust-actix'],"
 	    " 'config': {'cold_start_iterations': 10,"
@@ -903,7 +903,7 @@ main(void)
 {
 	const size_t nbad = sizeof(bad_cases) / sizeof(bad_cases[0]);
 	const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(test_spec_deploy_example),
+		cmocka_unit_test(test_deploy_two_by_two),
 		cmocka_unit_test(test_deploy_defaults),
 		cmocka_unit_test(test_deploy_delay_seconds_wins),
 		cmocka_unit_test(test_deploy_extensions),

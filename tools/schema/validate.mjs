@@ -6,6 +6,8 @@
 //   node validate.mjs --openapi FILE
 //     checks FILE against the OpenAPI schema of its version and compiles each
 //     of its components.schemas in Ajv's strict mode.
+//   node validate.mjs --json FILE
+//     prints FILE as JSON, the way the other modes read it.
 //
 // Exit status: 0 valid, 1 invalid, 2 on a usage, read or schema error.
 // YAML is read as YAML 1.2 (core schema) with duplicate keys rejected, the
@@ -55,8 +57,9 @@ function addExtensionKeywords(ajv, node, seen = new Set()) {
 	}
 }
 
-// OpenAPI 3.1 schema objects are JSON Schema 2020-12; their local references
-// point into components.schemas, which Ajv sees here as $defs.
+// Returns the components.schemas of an OpenAPI 3.1 document as one JSON
+// Schema 2020-12 document whose $defs they become, with their local
+// references rewritten to match.
 function openapiAsSchema(doc, url) {
 	const text = JSON.stringify(doc.components?.schemas ?? {})
 	    .replaceAll(`"${COMPONENTS}`, '"#/$defs/');
@@ -201,10 +204,14 @@ async function validateOpenapi(file) {
 async function main(argv) {
 	if (argv.length === 2 && argv[0] === "--openapi")
 		return validateOpenapi(argv[1]);
+	if (argv.length === 2 && argv[0] === "--json") {
+		console.log(JSON.stringify(readDocument(argv[1]), null, 2));
+		return 0;
+	}
 	if (argv.length === 2 && !argv[0].startsWith("-"))
 		return validateFile(argv[0], argv[1]);
 	throw new UsageError("usage: validate.mjs SCHEMA[#FRAGMENT] FILE | " +
-	    "--openapi FILE");
+	    "--openapi FILE | --json FILE");
 }
 
 main(process.argv.slice(2)).then((status) => {

@@ -5,6 +5,7 @@
 #   tools/schema/validate.sh SCHEMA[#FRAGMENT] FILE
 #   tools/schema/validate.sh CONTRACT.openapi.yaml#/components/schemas/NAME FILE
 #   tools/schema/validate.sh --openapi FILE
+#   tools/schema/validate.sh --json FILE     (prints FILE as JSON)
 #
 # Exit status: 0 valid, 1 invalid, 2 on a usage or setup error.
 #

@@ -1,0 +1,90 @@
+# Starts perf-agent in local mode for a test, on free loopback ports, with
+# its runtime folder (sockets, localcloud's data) in the test's folder.
+# Sourced after tests/lib.sh. Sets AGENT_PID, API, LC (localcloud's URL),
+# RT and CTL.
+
+AGENT_LOG=$T_DIR/agent.log
+
+# start_agent [extra perf-agent flags...]
+start_agent()
+{
+	API_PORT=$(free_port)
+	LC_PORT=$(free_port)
+	RT=$T_DIR/run
+	API=http://127.0.0.1:$API_PORT
+	LC=http://127.0.0.1:$LC_PORT
+	CTL="$B/tools/perf-agent-ctl --url $API"
+	"$B/supervisor/perf-agent" --local --runtime-dir "$RT" \
+	    --port "$API_PORT" --localcloud-port "$LC_PORT" --idle-timeout 1 \
+	    --log-format json "$@" >>"$AGENT_LOG" 2>&1 &
+	AGENT_PID=$!
+	t_track $AGENT_PID
+	wait_for 30 agent_healthy
+}
+
+agent_healthy()
+{
+	[ "$(http_status "$API/health")" = 200 ]
+}
+
+# api METHOD PATH [BODY]: prints the body and sets STATUS.
+api()
+{
+	if [ $# -ge 3 ]; then
+		STATUS=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' \
+		    --max-time 60 -X "$1" -H 'Content-Type: application/json' \
+		    --data-binary "$3" "$API$2")
+	else
+		STATUS=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' \
+		    --max-time 60 -X "$1" "$API$2")
+	fi
+	cat "$T_DIR/reply"
+}
+
+# json FILTER: reads JSON on stdin and prints the value at FILTER, a
+# Python expression on `d`.
+json()
+{
+	python3 -c "import json,sys
+d = json.load(sys.stdin)
+v = $1
+print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)"
+}
+
+# phase_is RUN PHASE...: succeeds when the run's phase is one of them.
+phase_is()
+{
+	run=$1
+	shift
+	p=$(curl -s --max-time 10 "$API/status/$run" | json 'd.get("phase")' 2>/dev/null)
+	for want in "$@"; do
+		[ "$p" = "$want" ] && return 0
+	done
+	return 1
+}
+
+# Lists the Cloud Run services localcloud holds, one name per line.
+lc_services()
+{
+	curl -s --max-time 10 "$LC/v2/projects/local-project/locations/local-region/services" |
+	    json '"\n".join(s["name"].rsplit("/", 1)[1] for s in d.get("services", []))'
+}
+
+lc_jobs()
+{
+	curl -s --max-time 10 "$LC/v1/projects/local-project/locations/local-region/jobs" |
+	    json '"\n".join(j["name"].rsplit("/", 1)[1] for j in d.get("jobs", []))'
+}
+
+# Lists the state bucket's object names under a prefix.
+lc_objects()
+{
+	curl -s --max-time 10 "$LC/storage/v1/b/perf-benchmark-state/o?prefix=$1" |
+	    json '"\n".join(o["name"] for o in d.get("items", []))'
+}
+
+lc_object()
+{
+	enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1")
+	curl -s --max-time 10 "$LC/storage/v1/b/perf-benchmark-state/o/$enc?alt=media"
+}

@@ -55,6 +55,11 @@
 
 struct sched;
 
+/* Cloud Scheduler's retryConfig defaults. */
+static const struct target_backoff sched_backoff = {
+	SCHED_MIN_BACKOFF, SCHED_MAX_BACKOFF, 0, SCHED_MAX_DOUBLINGS
+};
+
 struct job {
 	struct sched	*s;
 	char		*name;		/* projects/P/locations/L/jobs/ID */
@@ -64,10 +69,7 @@ struct job {
 	struct cron	 cron;
 	const char	*zone;		/* points into resource */
 	int		 retry_count;
-	double		 min_backoff;
-	double		 max_backoff;
-	double		 max_retry_duration;	/* 0: unlimited */
-	int		 max_doublings;
+	struct target_backoff backoff;
 	double		 deadline;
 
 	/* The job's clock: virtual = anchor_virtual + (real - anchor_real)
@@ -99,7 +101,6 @@ struct sched {
 static void	on_timer(evutil_socket_t, short, void *);
 static void	job_attempt(struct job *);
 
-/* Returns the job id, the part after "/jobs/". */
 static struct job *
 find_job(struct sched *s, const char *name)
 {
@@ -165,30 +166,8 @@ read_retry_config(struct job *job, char *err, size_t errlen)
 		    SCHED_RETRY_COUNT_MAX);
 		return -1;
 	}
-	v = json_object_get(rc, "maxDoublings");
-	job->max_doublings = v != NULL ? (int)json_integer_value(v) :
-	    SCHED_MAX_DOUBLINGS;
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > 32)) {
-		snprintf(err, errlen, "retryConfig.maxDoublings must be 0 to "
-		    "32");
-		return -1;
-	}
-	json_object_set_new(rc, "maxDoublings",
-	    json_integer(job->max_doublings));
-	if (target_read_duration(rc, "minBackoffDuration", SCHED_MIN_BACKOFF, 0,
-	    SCHED_MAX_BACKOFF, &job->min_backoff, err, errlen) == -1 ||
-	    target_read_duration(rc, "maxBackoffDuration", SCHED_MAX_BACKOFF, 0,
-	    SCHED_MAX_BACKOFF, &job->max_backoff, err, errlen) == -1 ||
-	    target_read_duration(rc, "maxRetryDuration", 0, 0, 30 * 86400.0,
-	    &job->max_retry_duration, err, errlen) == -1)
-		return -1;
-	if (job->max_backoff < job->min_backoff) {
-		snprintf(err, errlen, "retryConfig.maxBackoffDuration is less "
-		    "than minBackoffDuration");
-		return -1;
-	}
-	return 0;
+	return target_read_backoff(rc, "minBackoffDuration",
+	    "maxBackoffDuration", &sched_backoff, &job->backoff, err, errlen);
 }
 
 /* Checks the Job's fields and fills the parsed ones, or explains the 400
@@ -318,14 +297,14 @@ job_failed(struct job *job, int code, const char *message, int retryable)
 	log_warnx("scheduler: job %s attempt failed: %s", job->name,
 	    message);
 	if (!retryable || job->retry >= job->retry_count ||
-	    deliver_backoff(job->min_backoff, job->max_backoff,
-	    job->max_doublings, job->retry + 1, &delay) == -1) {
+	    deliver_backoff(job->backoff.min, job->backoff.max,
+	    job->backoff.max_doublings, job->retry + 1, &delay) == -1) {
 		job_finish_run(job);
 		return;
 	}
 	at = target_now() + delay / job->s->scale;
-	if (job->max_retry_duration > 0 && (at - job->exec_first) *
-	    job->s->scale > job->max_retry_duration) {
+	if (job->backoff.max_retry_duration > 0 && (at - job->exec_first) *
+	    job->s->scale > job->backoff.max_retry_duration) {
 		job_finish_run(job);
 		return;
 	}

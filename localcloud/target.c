@@ -486,3 +486,41 @@ target_file_name(const char *name, char file[72])
 	sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
 	snprintf(file, 72, "%s.json", hex);
 }
+
+/*
+ * Reads maxDoublings, the minimum and maximum backoff (named min_key and
+ * max_key, which differ between the APIs) and maxRetryDuration of a
+ * retryConfig, filling in defaults so that the resource shows them.
+ */
+int
+target_read_backoff(json_t *rc, const char *min_key, const char *max_key,
+    const struct target_backoff *defaults, struct target_backoff *out,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(rc, "maxDoublings");
+
+	out->max_doublings = v != NULL ? (int)json_integer_value(v) :
+	    defaults->max_doublings;
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 32)) {
+		snprintf(err, errlen, "retryConfig.maxDoublings must be 0 to "
+		    "32");
+		return -1;
+	}
+	json_object_set_new(rc, "maxDoublings",
+	    json_integer(out->max_doublings));
+	if (target_read_duration(rc, min_key, defaults->min, 0, defaults->max,
+	    &out->min, err, errlen) == -1 ||
+	    target_read_duration(rc, max_key, defaults->max, 0, defaults->max,
+	    &out->max, err, errlen) == -1 ||
+	    target_read_duration(rc, "maxRetryDuration",
+	    defaults->max_retry_duration, 0, TARGET_DURATION_MAX,
+	    &out->max_retry_duration, err, errlen) == -1)
+		return -1;
+	if (out->max < out->min) {
+		snprintf(err, errlen, "retryConfig.%s is less than %s",
+		    max_key, min_key);
+		return -1;
+	}
+	return 0;
+}

@@ -21,6 +21,14 @@
 /* Maximum decoded body, in bytes (both APIs allow about 1 MB). */
 #define TARGET_BODY_MAX		(1000 * 1000)
 
+/* The backoff part of a retryConfig, shared by both APIs. */
+struct target_backoff {
+	double		 min;		/* seconds */
+	double		 max;		/* seconds */
+	double		 max_retry_duration;	/* seconds, 0: unlimited */
+	int		 max_doublings;
+};
+
 struct target {
 	const char	*url;
 	const char	*method;	/* "POST" when unset */
@@ -43,6 +51,9 @@ int	target_parse_duration(const char *text, double *seconds);
 json_t	*target_duration(double seconds);
 int	target_read_duration(json_t *obj, const char *key, double def,
 	    double min, double max, double *out, char *err, size_t errlen);
+int	target_read_backoff(json_t *rc, const char *min_key,
+	    const char *max_key, const struct target_backoff *defaults,
+	    struct target_backoff *out, char *err, size_t errlen);
 double	target_now(void);
 json_t	*target_time(double t);
 int	target_valid_id(const char *id, size_t max, int underscore);

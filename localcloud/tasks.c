@@ -57,15 +57,17 @@
 
 struct tasks;
 
+/* Cloud Tasks' default queue retryConfig. */
+static const struct target_backoff tasks_backoff = {
+	TASKS_MIN_BACKOFF, TASKS_MAX_BACKOFF, 0, TASKS_MAX_DOUBLINGS
+};
+
 struct queue {
 	char		*name;		/* projects/P/locations/L/queues/Q */
 	char		 file[72];
 	json_t		*resource;
 	int		 max_attempts;	/* -1: unlimited */
-	double		 min_backoff;
-	double		 max_backoff;
-	double		 max_retry_duration;	/* 0: unlimited */
-	int		 max_doublings;
+	struct target_backoff backoff;
 };
 
 struct task {
@@ -124,29 +126,9 @@ queue_configure(struct queue *q, char *err, size_t errlen)
 		return -1;
 	}
 	json_object_set_new(rc, "maxAttempts", json_integer(q->max_attempts));
-	v = json_object_get(rc, "maxDoublings");
-	q->max_doublings = v != NULL ? (int)json_integer_value(v) :
-	    TASKS_MAX_DOUBLINGS;
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > 32)) {
-		snprintf(err, errlen, "retryConfig.maxDoublings must be 0 to "
-		    "32");
+	if (target_read_backoff(rc, "minBackoff", "maxBackoff",
+	    &tasks_backoff, &q->backoff, err, errlen) == -1)
 		return -1;
-	}
-	json_object_set_new(rc, "maxDoublings",
-	    json_integer(q->max_doublings));
-	if (target_read_duration(rc, "minBackoff", TASKS_MIN_BACKOFF, 0,
-	    TASKS_MAX_BACKOFF, &q->min_backoff, err, errlen) == -1 ||
-	    target_read_duration(rc, "maxBackoff", TASKS_MAX_BACKOFF, 0,
-	    TASKS_MAX_BACKOFF, &q->max_backoff, err, errlen) == -1 ||
-	    target_read_duration(rc, "maxRetryDuration", 0, 0, 30 * 86400.0,
-	    &q->max_retry_duration, err, errlen) == -1)
-		return -1;
-	if (q->max_backoff < q->min_backoff) {
-		snprintf(err, errlen, "retryConfig.maxBackoff is less than "
-		    "minBackoff");
-		return -1;
-	}
 	json_object_set_new(q->resource, "state", json_string("RUNNING"));
 	return 0;
 }
@@ -356,10 +338,10 @@ on_response(long status, int timed_out, const char *error, void *arg)
 	    task->dispatch_count, message);
 
 	if ((q->max_attempts != -1 && task->dispatch_count >=
-	    q->max_attempts) || (q->max_retry_duration > 0 &&
-	    now - task->first_attempt >= q->max_retry_duration) ||
-	    deliver_backoff(q->min_backoff, q->max_backoff, q->max_doublings,
-	    task->dispatch_count, &delay) == -1) {
+	    q->max_attempts) || (q->backoff.max_retry_duration > 0 &&
+	    now - task->first_attempt >= q->backoff.max_retry_duration) ||
+	    deliver_backoff(q->backoff.min, q->backoff.max,
+	    q->backoff.max_doublings, task->dispatch_count, &delay) == -1) {
 		log_warnx("tasks: task %s deleted after %d attempts",
 		    task->name, task->dispatch_count);
 		task_finish(task);

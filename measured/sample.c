@@ -133,46 +133,65 @@ sample_phases(const struct cold_result *res)
 	    stats_ms_json(p->total_ns));
 }
 
-/* Looks up the instance that served the sample in the request log: the
- * first one not seen before. Waits for the log entry to appear. */
+/* Returns the first instance id of ids that is not in seen, or NULL. */
+static json_t *
+sample_new_instance(json_t *ids, json_t *seen)
+{
+	json_t *id, *have;
+	size_t i, j;
+
+	json_array_foreach(ids, i, id) {
+		json_array_foreach(seen, j, have)
+			if (json_equal(have, id))
+				break;
+		if (j == json_array_size(seen))
+			return id;
+	}
+	return NULL;
+}
+
+/*
+ * Looks up the instance that served the sample in the request log: a cold
+ * sample is one served by an instance not seen before. The log may still
+ * hold the previous round's requests of the same second, and the sample's
+ * own entry may appear late, so this polls until a new id shows up or the
+ * wait is over.
+ */
 static json_t *
 sample_confirm(struct measure_job *job, json_t *service, json_t *record,
     time_t since, json_t *attempt)
 {
-	json_t *served = NULL, *entry, *seen, *have, *ids;
+	json_t *served = NULL, *entry, *ids = NULL, *fresh = NULL;
 	long instances, waited, limit = MEASURE_LOG_WAIT_S;
 	char err[512];
-	size_t i, j;
+	size_t i;
 
 	if (settings_bool(CFG_LOCAL) && limit > 10)
 		limit = 10;
 	for (waited = 0; ; waited++) {
-		json_decref(served);
-		served = NULL;
 		if (sample_scale_state(sample_name(service), since, &instances,
-		    &served, err, sizeof(err)) == -1)
-			break;
-		if (json_array_size(served) > 0 || waited >= limit ||
+		    &served, err, sizeof(err)) == 0) {
+			json_decref(ids);
+			ids = json_array();
+			json_array_foreach(served, i, entry)
+				json_array_append(ids, json_object_get(entry,
+				    "instance_id"));
+			json_decref(served);
+			served = NULL;
+			fresh = sample_new_instance(ids, json_object_get(record,
+			    "seen_instances"));
+		}
+		if (fresh != NULL || waited >= limit ||
 		    measure_sleep(job, 1) == -1)
 			break;
 	}
-	ids = json_array();
-	json_array_foreach(served, i, entry)
-		json_array_append(ids, json_object_get(entry, "instance_id"));
-	json_decref(served);
+	if (ids == NULL)
+		ids = json_array();
 	json_object_set_new(attempt, "instances", ids);
-
-	seen = json_object_get(record, "seen_instances");
-	json_array_foreach(ids, i, entry) {
-		json_array_foreach(seen, j, have)
-			if (json_equal(have, entry))
-				break;
-		if (j == json_array_size(seen)) {
-			json_object_set(attempt, "instance_id", entry);
-			json_object_set_new(attempt, "outcome",
-			    json_string("sample"));
-			return attempt;
-		}
+	if (fresh != NULL) {
+		json_object_set(attempt, "instance_id", fresh);
+		json_object_set_new(attempt, "outcome", json_string("sample"));
+		return attempt;
 	}
 	json_object_set_new(attempt, "outcome", json_string(
 	    json_array_size(ids) == 0 ? "unconfirmed" : "not_cold"));

@@ -15,8 +15,11 @@ T_PIDS=""
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/perf-agent-test.XXXXXX")
 
 # Keeps the scratch folder (with the programs' logs) of a failed test.
+# Runs only in the test's own shell: a subshell forked with ( ... ) & keeps
+# the EXIT trap and would otherwise stop the test's processes when it ends.
 t_cleanup()
 {
+	[ "${BASHPID:-$$}" = "$T_SHELL_PID" ] || return 0
 	for pid in $T_PIDS; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -33,6 +36,7 @@ t_cleanup()
 		echo "# logs kept in $T_DIR"
 	fi
 }
+T_SHELL_PID=${BASHPID:-$$}
 trap t_cleanup EXIT
 
 # Registers a process to be stopped when the test ends.

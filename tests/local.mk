@@ -15,3 +15,7 @@ EXTRA_DIST += tests/integration/supervisor.sh
 
 TESTS += tests/integration/agent_flow.sh
 EXTRA_DIST += tests/agent_lib.sh tests/integration/agent_flow.sh
+TESTS += tests/integration/agent_inputs.sh
+EXTRA_DIST += tests/integration/agent_inputs.sh
+TESTS += tests/integration/agent_faults.sh
+EXTRA_DIST += tests/integration/agent_faults.sh

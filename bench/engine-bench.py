@@ -3,10 +3,10 @@
 truth check.
 
 Targets, all on 127.0.0.1:
-  nginx      Debian's nginx serving a static 200 reply, started here as the
-             current user from a config written into a temporary folder;
+  nginx      Debian's nginx serving a static 200 reply. It starts here as
+             the current user, from a config written to a temporary folder.
   c-libevent the C reference Discord webhook (POST /interactions with a
-             signed PING), when the build has it, else skipped.
+             signed PING), skipped when the build does not have it.
 
 With two or more CPUs, the server is pinned to the last CPU and every
 client to CPU 0 (taskset), so that no tool gets more cores than another and
@@ -245,13 +245,13 @@ def bench_target(load, target, concs, duration, rounds, workdir, resign):
     rows = []
     for conc in concs:
         runs = {"wrk": [], "hey": [], "ours": []}
+        wrk_rps = None
         for rnd in range(rounds):
             if resign:
                 # The C server accepts timestamps up to 300 s old.
                 target["headers"] = resign()
             order = ["wrk", "hey", "ours"]
             order = order[rnd % 3:] + order[:rnd % 3]
-            wrk_rps = None
             for tool in order:
                 if tool == "wrk":
                     r = run_wrk(target, conc, duration, workdir)
@@ -259,7 +259,8 @@ def bench_target(load, target, concs, duration, rounds, workdir, resign):
                 elif tool == "hey":
                     r = run_hey(target, conc, duration)
                 else:
-                    # About as many requests as wrk does in the duration.
+                    # As many requests as wrk's latest run did in the
+                    # duration; 20,000/s before wrk has run at all.
                     n = int((wrk_rps or 20000) * duration)
                     r = run_ours(load, target, conc, max(n, 10 * conc),
                                  workdir)

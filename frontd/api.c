@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
@@ -38,7 +39,13 @@ struct api_job {
 		ROUTE_STATUS,
 		ROUTE_RESULTS,
 		ROUTE_BENCHMARK,
+		ROUTE_IMPLEMENTATIONS,
 	}			 route;
+	char			*body;		/* POST body, NUL-terminated */
+	size_t			 body_len;
+	char			*authorization;	/* header value or NULL */
+	json_t			*(*validate)(const char *, size_t,
+				    struct api_error *);
 	json_t			*input;		/* validated request */
 	char			 canonical_run[80];
 	int			 status;	/* HTTP status of the reply */
@@ -59,13 +66,17 @@ api_init(void)
 		log_warnx("cannot load the implementations manifest: %s", err);
 		return -1;
 	}
-	return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	return auth_init();
 }
 
 void
 api_shutdown(void)
 {
+	auth_shutdown();
 	manifest_free(manifest);
+	curl_global_cleanup();
 }
 
 static void
@@ -240,6 +251,29 @@ api_results(struct api_job *job)
 		    "has no results yet; GET /status/{run_id} shows its phase");
 }
 
+/* Validates a POST body into job->input; -1 with job->error set. */
+static int
+api_validate(struct api_job *job)
+{
+	json_t *deploy;
+
+	job->input = job->validate(job->body, job->body_len, &job->error);
+	if (job->input == NULL)
+		return -1;
+	if (job->route == ROUTE_DEPLOY && validate_implementations(job->input,
+	    manifest, &job->error) == -1)
+		return -1;
+	if (job->route == ROUTE_BENCHMARK) {
+		deploy = validate_benchmark_to_deploy(job->input, manifest,
+		    &job->error);
+		json_decref(job->input);
+		job->input = deploy;
+		if (deploy == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 static void
 api_work(void *arg)
 {
@@ -247,6 +281,11 @@ api_work(void *arg)
 	char *canonical;
 	json_t *body;
 
+	/* Authentication comes first: nothing else is revealed without it. */
+	if (auth_check(job->authorization, &job->error) == -1)
+		return;
+	if (job->validate != NULL && api_validate(job) == -1)
+		return;
 	switch (job->route) {
 	case ROUTE_DEPLOY:
 		canonical = validate_canonical_dump(job->input);
@@ -274,8 +313,14 @@ api_work(void *arg)
 		benchmark_run(job->input, &job->status, &job->reply,
 		    &job->error);
 		break;
+	case ROUTE_IMPLEMENTATIONS:
+		job->status = 200;
+		job->reply = manifest_implementations_response(manifest, NULL);
+		break;
 	}
 }
+
+static void	api_job_free(struct api_job *);
 
 static void
 api_done(void *arg)
@@ -285,36 +330,68 @@ api_done(void *arg)
 	jobs_running--;
 	if (job->reply != NULL)
 		http_reply_json(job->req, job->status, job->reply);
-	else
+	else {
+		if (job->error.status == 401)
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    job->req), "WWW-Authenticate", "Bearer "
+			    "realm=\"perf-agent\", error=\"invalid_token\"");
+		if (job->error.status == 0)
+			api_set_error(&job->error, 500, "internal", NULL,
+			    "the request failed without a reason");
 		api_reply_error(job->req, &job->error);
-	json_decref(job->input);
-	free(job);
+	}
+	api_job_free(job);
 }
 
 static void
-api_start(struct evhttp_request *req, enum api_route route, json_t *input)
+api_job_free(struct api_job *job)
 {
+	json_decref(job->input);
+	free(job->body);
+	free(job->authorization);
+	free(job);
+}
+
+/*
+ * Hands a request to a thread. body (taken over, may be NULL) is checked
+ * by validate there, after authentication; input (taken over) is a
+ * request already decoded on the loop.
+ */
+static void
+api_start(struct evhttp_request *req, enum api_route route, json_t *input,
+    char *body, size_t body_len,
+    json_t *(*validate)(const char *, size_t, struct api_error *))
+{
+	const char *authorization;
 	struct api_job *job;
 
 	if (jobs_running >= API_MAX_JOBS) {
 		json_decref(input);
+		free(body);
 		http_reply_error(req, 503, "busy", NULL, "%d requests in "
 		    "progress; retry later", jobs_running);
 		return;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		json_decref(input);
+		free(body);
 		http_reply_error(req, 500, "internal", NULL, "out of memory");
 		return;
 	}
 	job->req = req;
 	job->route = route;
 	job->input = input;
+	job->body = body;
+	job->body_len = body_len;
+	job->validate = validate;
+	authorization = evhttp_find_header(evhttp_request_get_input_headers(
+	    req), "Authorization");
+	if (authorization != NULL)
+		job->authorization = strdup(authorization);
 	if (ipc_run_in_thread(worker_base(), api_work, api_done, job) == -1) {
 		log_warn("cannot start a thread for %s",
 		    evhttp_request_get_uri(req));
-		json_decref(input);
-		free(job);
+		api_job_free(job);
 		http_reply_error(req, 500, "internal", NULL, "cannot start a "
 		    "thread");
 		return;
@@ -365,36 +442,12 @@ static void
 api_post(struct evhttp_request *req, enum api_route route,
     json_t *(*validate)(const char *, size_t, struct api_error *))
 {
-	struct api_error error;
-	json_t *input, *deploy;
 	size_t len;
 	char *body;
 
 	if (api_read_post(req, &body, &len) == -1)
 		return;
-	memset(&error, 0, sizeof(error));
-	input = validate(body, len, &error);
-	free(body);
-	if (input == NULL) {
-		api_reply_error(req, &error);
-		return;
-	}
-	if (route == ROUTE_DEPLOY &&
-	    validate_implementations(input, manifest, &error) == -1) {
-		json_decref(input);
-		api_reply_error(req, &error);
-		return;
-	}
-	if (route == ROUTE_BENCHMARK) {
-		deploy = validate_benchmark_to_deploy(input, manifest, &error);
-		json_decref(input);
-		if (deploy == NULL) {
-			api_reply_error(req, &error);
-			return;
-		}
-		input = deploy;
-	}
-	api_start(req, route, input);
+	api_start(req, route, NULL, body, len, validate);
 }
 
 static void
@@ -420,7 +473,8 @@ api_get_run(struct evhttp_request *req, enum api_route route,
 		api_reply_error(req, &error);
 		return;
 	}
-	api_start(req, route, json_pack("{s:s}", "run_id", decoded));
+	api_start(req, route, json_pack("{s:s}", "run_id", decoded), NULL, 0,
+	    NULL);
 }
 
 static void
@@ -433,8 +487,7 @@ api_implementations(struct evhttp_request *req)
 		    "/implementations takes GET");
 		return;
 	}
-	http_reply_json(req, 200, manifest_implementations_response(manifest,
-	    NULL));
+	api_start(req, ROUTE_IMPLEMENTATIONS, NULL, NULL, 0, NULL);
 }
 
 int

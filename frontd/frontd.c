@@ -77,6 +77,8 @@ frontd_init(struct event_base *base)
 	if ((http = evhttp_new(base)) == NULL)
 		return -1;
 	evhttp_set_max_body_size(http, HTTP_BODY_HARD_MAX);
+	evhttp_set_max_headers_size(http, HTTP_HEADERS_MAX);
+	evhttp_set_timeout(http, HTTP_TIMEOUT_S);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);

@@ -36,12 +36,22 @@ void		 health_handle(struct evhttp_request *);
  * JSON 413, beyond it evhttp answers its own 413. */
 #define HTTP_BODY_HARD_MAX	(4 * 1024 * 1024)
 
+/* Bytes of request line and headers evhttp reads at most. */
+#define HTTP_HEADERS_MAX	(64 * 1024)
+/* Seconds a client may take to send a request, or to read a reply. */
+#define HTTP_TIMEOUT_S		60
+
 struct api_error;
 
 int		 api_init(void);
 void		 api_shutdown(void);
 /* Serves an API path; 0 when the path is not one of the API's. */
 int		 api_route(struct evhttp_request *, const char *path);
+/* Checks an Authorization header value; -1 with the 401, 403 or 503
+ * error set. Thread-safe. */
+int		 auth_check(const char *authorization, struct api_error *);
+int		 auth_init(void);
+void		 auth_shutdown(void);
 /* Runs the legacy /benchmark on a thread. */
 void		 benchmark_run(json_t *deploy, int *status, json_t **reply,
 	    struct api_error *error);

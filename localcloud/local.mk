@@ -19,7 +19,17 @@ localcloud_localcloud_SOURCES = \
 	localcloud/logging.c
 localcloud_localcloud_LDADD = $(COMMON_LIBS) $(HTTP_PARSER_LIBS)
 
-# End-to-end tests of Run, the data plane, Monitoring and Logging.
+# Unit tests of the parsers, and end-to-end tests of Run, the data plane,
+# Monitoring and Logging.
+if HAVE_CMOCKA
+check_PROGRAMS += localcloud/test_parse
+TESTS += localcloud/test_parse
+localcloud_test_parse_SOURCES = localcloud/test_parse.c \
+	localcloud/api.c localcloud/filter.c localcloud/revision.c
+localcloud_test_parse_CFLAGS = $(AM_CFLAGS) $(COMMON_CFLAGS) $(CMOCKA_CFLAGS)
+localcloud_test_parse_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
+endif
+
 TESTS += tests/integration/localcloud_run.sh \
 	tests/integration/localcloud_dataplane.sh
 EXTRA_DIST += tests/integration/localcloud_run.sh \

@@ -723,6 +723,7 @@ service_create(struct lc *lc, struct evhttp_request *req,
 	now_text(svc->create_time, sizeof(svc->create_time));
 	memcpy(svc->update_time, svc->create_time, sizeof(svc->update_time));
 	svc->generation = 1;
+	set_condition(svc, "CONDITION_RECONCILING", NULL, NULL);
 	if (query_bool(query, "validateOnly")) {
 		/* A validated request returns the Service it would create. */
 		lc_reply_json(req, 200, json_pack("{s:s,s:b,s:o}", "name",

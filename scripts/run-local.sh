@@ -33,7 +33,9 @@ scripts/build.sh >"${TMPDIR:-/tmp}/perf-agent-build.log" 2>&1 || {
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/perf-agent-local.XXXXXX")
-CTL="$BUILD/tools/perf-agent-ctl --url http://127.0.0.1:$PORT"
+# The client gets its ID token from localcloud's metadata server, as the
+# Perf Manager gets one from Google's.
+CTL="$BUILD/tools/perf-agent-ctl --url http://127.0.0.1:$PORT --metadata-host 127.0.0.1:$LOCALCLOUD_PORT"
 echo "run-local: starting perf-agent --local (log: $WORK/agent.log)"
 "$BUILD/supervisor/perf-agent" --local --runtime-dir "$WORK/run" \
     --port "$PORT" --localcloud-port "$LOCALCLOUD_PORT" --idle-timeout 3 \

@@ -19,7 +19,11 @@ start_agent()
 	    --log-format json "$@" >>"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	t_track $AGENT_PID
-	wait_for 30 agent_healthy
+	wait_for 30 agent_healthy || return 1
+	TOKEN=$(curl -s --max-time 10 -H 'Metadata-Flavor: Google' \
+	    "$LC/computeMetadata/v1/instance/service-accounts/default/identity?audience=$API")
+	CTL="$CTL --token $TOKEN"
+	[ -n "$TOKEN" ]
 }
 
 agent_healthy()
@@ -32,11 +36,13 @@ api()
 {
 	if [ $# -ge 3 ]; then
 		STATUS=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' \
-		    --max-time 60 -X "$1" -H 'Content-Type: application/json' \
+		    --max-time 600 -X "$1" -H "Authorization: Bearer $TOKEN" \
+		    -H 'Content-Type: application/json' \
 		    --data-binary "$3" "$API$2")
 	else
 		STATUS=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' \
-		    --max-time 60 -X "$1" "$API$2")
+		    --max-time 600 -X "$1" -H "Authorization: Bearer $TOKEN" \
+		    "$API$2")
 	fi
 	cat "$T_DIR/reply"
 }
@@ -56,7 +62,8 @@ phase_is()
 {
 	run=$1
 	shift
-	p=$(curl -s --max-time 10 "$API/status/$run" | json 'd.get("phase")' 2>/dev/null)
+	p=$(curl -s --max-time 10 -H "Authorization: Bearer $TOKEN" \
+	    "$API/status/$run" | json 'd.get("phase")' 2>/dev/null)
 	for want in "$@"; do
 		[ "$p" = "$want" ] && return 0
 	done

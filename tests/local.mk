@@ -19,3 +19,5 @@ TESTS += tests/integration/agent_inputs.sh
 EXTRA_DIST += tests/integration/agent_inputs.sh
 TESTS += tests/integration/agent_faults.sh
 EXTRA_DIST += tests/integration/agent_faults.sh
+TESTS += tests/integration/agent_auth.sh
+EXTRA_DIST += tests/integration/agent_auth.sh

@@ -26,6 +26,7 @@
 struct ctl {
 	const char	*url;
 	char		*token;
+	const char	*metadata_host;	/* fetch an ID token from it */
 	long		 timeout_s;	/* per HTTP request */
 };
 
@@ -50,6 +51,51 @@ ctl_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return n;
+}
+
+/*
+ * Fetches an OIDC ID token for the agent's URL from the metadata server,
+ * as the Perf Manager's runtime does; -1 when it cannot.
+ */
+static int
+ctl_fetch_token(struct ctl *c)
+{
+	struct curl_slist *headers = NULL;
+	struct ctl_buf buf = { NULL, 0 };
+	char url[2048], *audience;
+	long status = 0;
+	CURLcode rc;
+	CURL *curl;
+
+	if ((curl = curl_easy_init()) == NULL)
+		return -1;
+	audience = curl_easy_escape(curl, c->url, 0);
+	snprintf(url, sizeof(url), "http://%s/computeMetadata/v1/instance/"
+	    "service-accounts/default/identity?audience=%s&format=full",
+	    c->metadata_host, audience ? audience : "");
+	curl_free(audience);
+	headers = curl_slist_append(headers, "Metadata-Flavor: Google");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ctl_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	rc = curl_easy_perform(curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	if (rc != CURLE_OK || status != 200 || buf.data == NULL) {
+		fprintf(stderr, "perf-agent-ctl: cannot get an ID token from "
+		    "the metadata server %s: %s\n", c->metadata_host,
+		    rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error");
+		free(buf.data);
+		return -1;
+	}
+	buf.data[strcspn(buf.data, "\r\n")] = '\0';
+	free(c->token);
+	c->token = buf.data;
+	return 0;
 }
 
 /*
@@ -431,9 +477,12 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-"Usage: perf-agent-ctl [--url URL] [--token TOKEN] COMMAND [ARGS]\n"
+"Usage: perf-agent-ctl [--url URL] [--token TOKEN | --metadata-host HOST]\n"
+"                      COMMAND [ARGS]\n"
 "Calls the perf-agent Agent API (default URL http://127.0.0.1:8080, or\n"
-"$PERF_AGENT_URL; the token defaults to $PERF_AGENT_TOKEN).\n\n"
+"$PERF_AGENT_URL). Requests carry the token given, or $PERF_AGENT_TOKEN,\n"
+"or an OIDC ID token for the URL fetched from the metadata server HOST\n"
+"(or $GCE_METADATA_HOST).\n\n"
 "Commands:\n"
 "  health                    GET /health\n"
 "  implementations           GET /implementations\n"
@@ -538,11 +587,12 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "token", required_argument, NULL, 't' },
+		{ "metadata-host", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct ctl c = { "http://127.0.0.1:8080", NULL, 120 };
+	struct ctl c = { "http://127.0.0.1:8080", NULL, NULL, 120 };
 	const char *env;
 	int ch, rc;
 
@@ -550,6 +600,8 @@ main(int argc, char **argv)
 		c.url = env;
 	if ((env = getenv("PERF_AGENT_TOKEN")) != NULL && env[0] != '\0')
 		c.token = strdup(env);
+	if ((env = getenv("GCE_METADATA_HOST")) != NULL && env[0] != '\0')
+		c.metadata_host = env;
 	/* Global options stop at the command. */
 	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -559,6 +611,9 @@ main(int argc, char **argv)
 		case 't':
 			free(c.token);
 			c.token = strdup(optarg);
+			break;
+		case 'm':
+			c.metadata_host = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -576,6 +631,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (c.token == NULL && c.metadata_host != NULL &&
+	    ctl_fetch_token(&c) == -1) {
+		curl_global_cleanup();
+		return 2;
+	}
 	/* The command's own flags are parsed from RUN_ID on. */
 	rc = ctl_command(&c, argv[optind], optind + 1 < argc ?
 	    argv[optind + 1] : NULL, argc - optind - 1, argv + optind + 1);

@@ -46,7 +46,7 @@ check "every result has full compliance" [ "$(json 'all(r["contract_compliance"]
 check "every result has 2 cold samples" [ "$(json 'all(len(r["cold_start"]["measurements_ms"]) == 2 for r in d["results"])' <"$T_DIR/results.json")" = true ]
 check "no sample measured twice" [ "$(json 'all(len({(s["round"], s["service_name"]) for s in r["cold_start"]["samples"]}) == len(r["cold_start"]["samples"]) for r in d["results"])' <"$T_DIR/results.json")" = true ]
 check "cold samples are new instances" [ "$(json 'all(len({s["instance_id"] for s in r["cold_start"]["samples"]}) == 2 for r in d["results"])' <"$T_DIR/results.json")" = true ]
-check "GET /results matches the stored object" sh -c "curl -s '$API/results/flow-1' | python3 -c 'import json,sys; a=json.load(sys.stdin); b=json.load(open(\"$T_DIR/results.json\")); sys.exit(a != b)'"
+check "GET /results matches the stored object" sh -c "curl -s -H 'Authorization: Bearer $TOKEN' '$API/results/flow-1' | python3 -c 'import json,sys; a=json.load(sys.stdin); b=json.load(open(\"$T_DIR/results.json\")); sys.exit(a != b)'"
 
 # /measure on a completed run returns its state and measures nothing.
 (api POST /measure '{"run_id":"flow-1"}' >"$T_DIR/m1.json") &

@@ -336,8 +336,9 @@ deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
 		snprintf(err, errlen, "create failed: %s", gerr.message);
 		return -1;
 	}
-	/* rc 1: it exists already, from a deploy that was interrupted. */
-	if (rc == 0) {
+	/* rc 1, or rc 0 without an operation after a retried create: the
+	 * service exists already, from a deploy that was interrupted. */
+	if (rc == 0 && op != NULL) {
 		const char *name = json_string_value(json_object_get(op,
 		    "name"));
 

@@ -4,7 +4,7 @@
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 . "$PERF_AGENT_SRCDIR/tests/agent_lib.sh"
 
-t_plan 22
+t_plan 23
 
 if ! start_agent; then
 	fail "agent healthy in local mode"

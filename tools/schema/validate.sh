@@ -38,7 +38,7 @@ fi
 install()
 {
 	if [ ! -d "$tools/node_modules" ]; then
-		(cd "$tools" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+		(cd "$tools" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error) >&2 ||
 			{ echo "validate.sh: npm ci failed in $tools" >&2; exit 2; }
 	fi
 }

@@ -35,6 +35,28 @@ worker_peer_path(char *buf, size_t size, const char *name)
 	return ipc_socket_path(buf, size, settings_runtime_dir(), name);
 }
 
+int
+worker_offload(struct ipc_request *req, int *running, int max,
+    void (*work)(void *), void (*done)(void *), void *job)
+{
+	if (*running >= max) {
+		log_warnx("rejecting %s from %s: %d requests in progress",
+		    proto_type_name(req->type), ipc_request_peer(req),
+		    *running);
+		ipc_reply_error(req, "busy", "%s has %d requests in progress; "
+		    "retry", worker_self->name, *running);
+		return -1;
+	}
+	if (ipc_run_in_thread(worker_evbase, work, done, job) == -1) {
+		log_warn("cannot start a thread for %s",
+		    proto_type_name(req->type));
+		ipc_reply_error(req, "internal", "cannot start a thread");
+		return -1;
+	}
+	(*running)++;
+	return 0;
+}
+
 static void
 worker_dispatch(struct ipc_request *req, void *arg)
 {

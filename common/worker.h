@@ -24,5 +24,13 @@ int		 worker_main(const struct worker *, int argc, char **argv);
 /* Socket path of another worker, for IPC clients. */
 int		 worker_peer_path(char *buf, size_t size, const char *name);
 struct event_base *worker_base(void);
+/*
+ * Runs work(job) on a thread and then done(job) on the loop, with at most
+ * max requests in progress as counted by *running (done must decrement
+ * it). Returns -1 after replying busy or internal to req; the caller then
+ * frees job.
+ */
+int		 worker_offload(struct ipc_request *req, int *running, int max,
+	    void (*work)(void *), void (*done)(void *), void *job);
 
 #endif

@@ -237,27 +237,14 @@ deployd_handle(struct ipc_request *req)
 		    "handle %s", proto_type_name(req->type));
 		return;
 	}
-	if (jobs_running >= DEPLOYD_MAX_JOBS) {
-		log_warnx("rejecting %s: %d requests in progress",
-		    proto_type_name(req->type), jobs_running);
-		ipc_reply_error(req, "busy", "deployd has %d requests in "
-		    "progress; retry", jobs_running);
-		return;
-	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		ipc_reply_error(req, "internal", "out of memory");
 		return;
 	}
 	job->req = req;
-	if (ipc_run_in_thread(worker_base(), deployd_work, deployd_done,
-	    job) == -1) {
-		log_warn("cannot start a thread for %s",
-		    proto_type_name(req->type));
-		ipc_reply_error(req, "internal", "cannot start a thread");
+	if (worker_offload(req, &jobs_running, DEPLOYD_MAX_JOBS, deployd_work,
+	    deployd_done, job) == -1)
 		free(job);
-		return;
-	}
-	jobs_running++;
 }
 
 static int

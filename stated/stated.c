@@ -356,28 +356,14 @@ stated_handle(struct ipc_request *req)
 	}
 	if (stated_check(req) == -1)
 		return;
-	if (jobs_running >= STATED_MAX_JOBS) {
-		log_warnx("rejecting %s from %s: %d requests in progress",
-		    proto_type_name(req->type), ipc_request_peer(req),
-		    jobs_running);
-		ipc_reply_error(req, "busy", "stated has %d requests in "
-		    "progress; retry", jobs_running);
-		return;
-	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		ipc_reply_error(req, "internal", "out of memory");
 		return;
 	}
 	job->req = req;
-	if (ipc_run_in_thread(worker_base(), stated_work, stated_done,
-	    job) == -1) {
-		log_warn("cannot start a thread for %s",
-		    proto_type_name(req->type));
-		ipc_reply_error(req, "internal", "cannot start a thread");
+	if (worker_offload(req, &jobs_running, STATED_MAX_JOBS, stated_work,
+	    stated_done, job) == -1)
 		free(job);
-		return;
-	}
-	jobs_running++;
 }
 
 static int

@@ -14,8 +14,10 @@ URL=http://127.0.0.1:$PORT
 check "perf-agent --help" sh -c "'$AGENT' --help | grep -q -- --max-restarts"
 check "perf-agent --version" sh -c "'$AGENT' --version | grep -q 'perf-agent [0-9]'"
 
+# Cloud mode with every endpoint unused: only /health is called, which
+# needs no token. The agent URL is the audience frontd's auth requires.
 "$AGENT" --runtime-dir "$RT" --port "$PORT" --listen-address 127.0.0.1 \
-    --log-format json >"$T_DIR/agent.log" 2>&1 &
+    --agent-url "$URL" --log-format json >"$T_DIR/agent.log" 2>&1 &
 AGENT_PID=$!
 t_track $AGENT_PID
 
@@ -114,7 +116,8 @@ printf '#!/bin/sh\necho "stated: simulated start-up crash" >&2\nexit 3\n' >"$LX/
 chmod +x "$LX/stated"
 PORT2=$(free_port)
 "$AGENT" --runtime-dir "$T_DIR/run2" --port "$PORT2" \
-    --listen-address 127.0.0.1 --libexec-dir "$LX" --max-restarts 3 \
+    --listen-address 127.0.0.1 --agent-url "http://127.0.0.1:$PORT2" \
+    --libexec-dir "$LX" --max-restarts 3 \
     --restart-window 60 --log-format text >"$T_DIR/crash.log" 2>&1 &
 CRASH_PID=$!
 t_track $CRASH_PID

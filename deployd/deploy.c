@@ -164,7 +164,7 @@ deploy_claim(const char *run_id, json_t *request, const char *canonical,
 	}
 	json_decref(stored);
 
-	/* The same request again: report the run as it stands. A deploy that
+	/* The same request again: report the run in its current phase. A deploy that
 	 * stopped before writing its manifest goes on from here. */
 	state_run_object(mobject, sizeof(mobject), run_id,
 	    STATE_DEPLOY_MANIFEST);

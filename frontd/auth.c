@@ -27,7 +27,7 @@
 #define AUTH_SKEW_S		10
 /* A cached JWKS is refetched after this, in seconds. */
 #define AUTH_JWKS_TTL_S		3600
-/* Least time between two fetches for an unknown kid, in seconds. */
+/* Minimum time between two fetches for an unknown kid, in seconds. */
 #define AUTH_REFETCH_MIN_S	30
 /* Largest JWKS document read, in bytes. */
 #define AUTH_JWKS_MAX		(256 * 1024)
@@ -118,7 +118,7 @@ auth_has_kid(json_t *jwks, const char *kid)
 	return 0;
 }
 
-/* Returns a reference to a JWKS that knows kid, fetching when the cache
+/* Returns a reference to a JWKS that contains kid, fetching when the cache
  * is old or lacks it; the reference may still lack kid. */
 static json_t *
 auth_jwks_for(const char *kid)

@@ -19,7 +19,7 @@
 #include "state.h"
 #include "validate.h"
 
-/* Longest the whole call may take, in seconds: Cloud Run's request
+/* Maximum duration of the whole call, in seconds: Cloud Run's request
  * timeout of the agent's own service is 30 minutes. */
 #define BENCHMARK_LIMIT_S	1740
 /* Delay of the scheduled trigger, in seconds: long enough that it never

@@ -14,7 +14,7 @@ enum frontd_peer {
 	PEER_COUNT
 };
 
-/* Time a worker gets to answer a request from frontd, in milliseconds. */
+/* Time a worker gets to reply to frontd, in milliseconds. */
 #define FRONTD_IPC_TIMEOUT_MS	5000
 
 struct ipc_client *frontd_client(enum frontd_peer);
@@ -32,8 +32,8 @@ void		 health_handle(struct evhttp_request *);
 
 /* Largest request body the API accepts, in bytes. */
 #define API_BODY_MAX	(1024 * 1024)
-/* Largest body evhttp reads at all; between the two the API answers a
- * JSON 413, beyond it evhttp answers its own 413. */
+/* Largest body evhttp reads at all; between the two the API replies with a
+ * JSON 413, beyond it evhttp sends its own 413. */
 #define HTTP_BODY_HARD_MAX	(4 * 1024 * 1024)
 
 /* Bytes of request line and headers evhttp reads at most. */

@@ -1,4 +1,4 @@
-/* GET /health: healthy when every worker answers a ping. */
+/* GET /health: healthy when every worker replies to a ping. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "proto.h"
 #include "settings.h"
 
-/* Time each worker gets to answer the health ping, in milliseconds. */
+/* Time each worker gets to reply to the health ping, in milliseconds. */
 #define HEALTH_PING_TIMEOUT_MS	1000
 
 struct health_check {

@@ -345,7 +345,8 @@ measure_heartbeat(void *arg)
 	struct measure_job *job = arg;
 	long ticks = 0;
 
-	/* Ticks of 100 ms, so that the job never waits long for us. */
+	/* Ticks of 100 ms: the job joins this thread when it ends, so a tick
+	 * bounds that wait. */
 	while (!job->done && !*job->stop && !job->lost) {
 		struct timespec tick = { 0, 100 * 1000000 };
 

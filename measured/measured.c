@@ -1,6 +1,6 @@
 /*
  * measured: measures contract compliance, cold starts and warm requests.
- * Its event loop only answers IPC; claims run on short-lived threads and
+ * Its event loop only serves IPC; claims run on short-lived threads and
  * the measurements on one measurement thread at a time, so that two runs
  * never share the machine while they are timed.
  */
@@ -300,7 +300,7 @@ measured_init(struct event_base *base)
 
 	if (curl_global_init(CURL_GLOBAL_ALL) != 0)
 		return -1;
-	/* Resume what a previous measured left, once stated answers. */
+	/* Resume what a previous measured left, once stated replies. */
 	if ((names = calloc(1, sizeof(*names))) == NULL ||
 	    ipc_run_in_thread(base, measured_scan_work, measured_scan_done,
 	    names) == -1) {

@@ -21,7 +21,7 @@
 
 /* Requests in progress at once; more are rejected as busy. */
 #define STATED_MAX_JOBS		32
-/* Longest object name accepted, in bytes. */
+/* Maximum object name length, in bytes. */
 #define STATED_NAME_MAX		512
 
 struct stated_job {

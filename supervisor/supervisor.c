@@ -331,7 +331,7 @@ on_ping(const struct ipc_result *result, void *arg)
 		if (children[i].ipc && !children[i].ready)
 			return;
 	all_ready = 1;
-	log_info("all workers answer; the agent is ready");
+	log_info("all workers reply to ping; the agent is ready");
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "READY=1");
 #endif

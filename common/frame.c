@@ -104,6 +104,92 @@ frame_decode_envelope(const msgpack_object *root, struct frame *frame,
 	return frame->body == NULL ? -1 : 0;
 }
 
+/* Reads a big-endian unsigned integer of width bytes at *pos. */
+static int
+frame_read_be(const uint8_t *p, size_t len, size_t *pos, size_t width,
+    uint64_t *value)
+{
+	size_t i;
+
+	if (len - *pos < width)
+		return -1;
+	*value = 0;
+	for (i = 0; i < width; i++)
+		*value = *value << 8 | p[(*pos)++];
+	return 0;
+}
+
+/*
+ * msgpack-c allocates the elements of an array or map as soon as it reads
+ * the header, so five bytes declaring 2^32 - 1 elements make it allocate
+ * about 100 GiB. This walk reads only the type headers, in order, and
+ * rejects a payload whose containers declare more elements than bytes
+ * remain, since every element takes at least one byte. A payload that
+ * passes makes msgpack-c allocate at most one element per payload byte.
+ * Truncated or malformed payloads return 0 here; msgpack-c rejects them.
+ */
+static int
+frame_check_counts(const uint8_t *p, size_t len)
+{
+	/* Payload bytes after the header of fixext 1, 2, 4, 8 and 16. */
+	static const uint8_t fixext[] = { 2, 3, 5, 9, 17 };
+	uint64_t pending = 1, n, v;
+	size_t pos = 0, width;
+	uint8_t c;
+
+	while (pending > 0) {
+		if (pos >= len)
+			return 0;
+		c = p[pos++];
+		pending--;
+		n = 0;
+		v = 0;
+		if (c <= 0x7f || c >= 0xe0 || (c >= 0xc0 && c <= 0xc3))
+			;	/* fixint, nil, never used, false, true */
+		else if (c <= 0x8f)
+			n = 2 * (uint64_t)(c & 0x0f);
+		else if (c <= 0x9f)
+			n = c & 0x0f;
+		else if (c <= 0xbf)
+			v = c & 0x1f;
+		else if (c >= 0xc4 && c <= 0xc6) {	/* bin 8, 16, 32 */
+			width = (size_t)1 << (c - 0xc4);
+			if (frame_read_be(p, len, &pos, width, &v) == -1)
+				return 0;
+		} else if (c >= 0xc7 && c <= 0xc9) {	/* ext 8, 16, 32 */
+			width = (size_t)1 << (c - 0xc7);
+			if (frame_read_be(p, len, &pos, width, &v) == -1)
+				return 0;
+			v++;
+		} else if (c == 0xca)
+			v = 4;
+		else if (c == 0xcb)
+			v = 8;
+		else if (c >= 0xcc && c <= 0xd3)	/* (u)int 8-64 */
+			v = (uint64_t)1 << ((c - 0xcc) % 4);
+		else if (c >= 0xd4 && c <= 0xd8)
+			v = fixext[c - 0xd4];
+		else if (c >= 0xd9 && c <= 0xdb) {	/* str 8, 16, 32 */
+			width = (size_t)1 << (c - 0xd9);
+			if (frame_read_be(p, len, &pos, width, &v) == -1)
+				return 0;
+		} else {			/* array or map 16, 32 */
+			width = c == 0xdc || c == 0xde ? 2 : 4;
+			if (frame_read_be(p, len, &pos, width, &n) == -1)
+				return 0;
+			if (c >= 0xde)
+				n *= 2;
+		}
+		if (v > len - pos)
+			return 0;
+		pos += (size_t)v;
+		pending += n;
+		if (pending > len - pos)
+			return -1;
+	}
+	return 0;
+}
+
 enum frame_result
 frame_parse(const uint8_t *buf, size_t len, size_t *consumed,
     struct frame *frame, char *err, size_t errlen)
@@ -131,6 +217,11 @@ frame_parse(const uint8_t *buf, size_t len, size_t *consumed,
 	if (len - FRAME_HEADER_SIZE < size)
 		return FRAME_INCOMPLETE;
 	*consumed = FRAME_HEADER_SIZE + (size_t)size;
+	if (frame_check_counts(buf + FRAME_HEADER_SIZE, size) == -1) {
+		snprintf(err, errlen, "msgpack in a frame of %u bytes declares "
+		    "more elements than it has bytes", size);
+		return FRAME_INVALID;
+	}
 
 	msgpack_unpacked_init(&unpacked);
 	ret = msgpack_unpack_next(&unpacked,

@@ -22,6 +22,13 @@
 static const struct worker *worker_self;
 static struct event_base *worker_evbase;
 static struct ipc_server *worker_server;
+static int worker_stopping;
+
+int
+worker_is_stopping(void)
+{
+	return worker_stopping;
+}
 
 struct event_base *
 worker_base(void)
@@ -83,6 +90,7 @@ static void
 worker_signal(evutil_socket_t sig, short events, void *arg)
 {
 	log_info("%s received, shutting down", strsignal(sig));
+	worker_stopping = 1;
 	event_base_loopexit(worker_evbase, NULL);
 }
 
@@ -141,11 +149,17 @@ worker_main(const struct worker *w, int argc, char **argv)
 
 	if (w->shutdown != NULL)
 		w->shutdown();
-	/* Threads still working would touch the base once done: give them
-	 * a moment, and leave the base alone if they do not finish. */
-	for (i = 0; i < WORKER_THREAD_WAIT_MS / 10 && ipc_threads_running() > 0;
-	    i++)
+	/* Threads still working activate their completion on the base once
+	 * done: keep running the loop without blocking so that every
+	 * completion runs and frees its request, and leave the base alone
+	 * if a thread does not finish in time. */
+	for (i = 0; i < WORKER_THREAD_WAIT_MS / 10; i++) {
+		event_base_loop(worker_evbase, EVLOOP_NONBLOCK);
+		if (ipc_threads_running() == 0)
+			break;
 		usleep(10000);
+	}
+	event_base_loop(worker_evbase, EVLOOP_NONBLOCK);
 	if (ipc_threads_running() > 0) {
 		log_warnx("stopping with %d requests unfinished",
 		    ipc_threads_running());

@@ -24,6 +24,8 @@ int		 worker_main(const struct worker *, int argc, char **argv);
 /* Socket path of another worker, for IPC clients. */
 int		 worker_peer_path(char *buf, size_t size, const char *name);
 struct event_base *worker_base(void);
+/* Returns 1 once the worker is shutting down. */
+int		 worker_is_stopping(void);
 /*
  * Runs work(job) on a thread and then done(job) on the loop, with at most
  * max requests in progress as counted by *running (done must decrement

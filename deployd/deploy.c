@@ -421,6 +421,19 @@ deploy_record(struct deploy_job *job, size_t index, const char *url,
 	pthread_mutex_unlock(&job->lock);
 }
 
+/* Returns 1 when a resumed deploy finished this service before. */
+static int
+deploy_done_already(struct deploy_job *job, size_t index)
+{
+	const char *status;
+
+	pthread_mutex_lock(&job->lock);
+	status = json_string_value(json_object_get(json_array_get(
+	    json_object_get(job->manifest, "services"), index), "status"));
+	pthread_mutex_unlock(&job->lock);
+	return status != NULL && strcmp(status, "deployed") == 0;
+}
+
 static void *
 deploy_worker(void *arg)
 {
@@ -435,6 +448,8 @@ deploy_worker(void *arg)
 		pthread_mutex_unlock(&job->lock);
 		if (index >= job->plan.count)
 			return NULL;
+		if (deploy_done_already(job, index))
+			continue;
 		entry = &job->plan.entries[index];
 		log_info("run %s: deploying %s (%s)", job->run_id,
 		    entry->service_name, entry->image);
@@ -582,4 +597,108 @@ deploy_cleanup(const char *run_id, json_t **reply, char *err, size_t errlen,
 	    "services_deleted", (json_int_t)deleted, "scheduler_job_deleted",
 	    job_deleted);
 	return 0;
+}
+
+/* Returns 1 when the deployd that owns a deploy in progress is gone: a
+ * dead process of this instance, or no progress for longer than a deploy
+ * may take. */
+static int
+deploy_owner_gone(json_t *status)
+{
+	json_t *owner = json_object_get(status, "owner");
+	const char *instance = json_string_value(json_object_get(owner,
+	    "instance"));
+	const char *updated = json_string_value(json_object_get(status,
+	    "updated_at"));
+	json_int_t pid = json_integer_value(json_object_get(owner, "pid"));
+	time_t at;
+
+	if (instance != NULL && strcmp(instance, settings_instance_id()) == 0)
+		return pid != getpid() && (pid <= 0 ||
+		    (kill((pid_t)pid, 0) == -1 && errno == ESRCH));
+	if (updated == NULL || timefmt_parse(updated, &at) == -1)
+		return 1;
+	return time(NULL) - at > DEPLOY_TIMEOUT_S + 60;
+}
+
+/* Resumes one run's deploy in progress; the caller frees nothing. */
+static void
+deploy_resume(const char *run_id)
+{
+	struct runplan_options opts;
+	struct deploy_job *job;
+	char object[256], err[512];
+	json_t *stored;
+	const char *phase;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return;
+	pthread_mutex_init(&job->lock, NULL);
+	snprintf(job->run_id, sizeof(job->run_id), "%s", run_id);
+	state_run_object(object, sizeof(object), run_id, STATE_DEPLOY_STATUS);
+	if (state_get(object, &job->status, NULL, err, sizeof(err)) != 0)
+		goto done;
+	phase = json_string_value(json_object_get(job->status, "phase"));
+	if (phase == NULL || strcmp(phase, "deploying") != 0 ||
+	    !deploy_owner_gone(job->status))
+		goto done;
+	state_run_object(object, sizeof(object), run_id,
+	    STATE_DEPLOY_MANIFEST);
+	if (state_get(object, &job->manifest, NULL, err, sizeof(err)) != 0)
+		goto done;
+	state_run_object(object, sizeof(object), run_id, STATE_REQUEST);
+	if (state_get(object, &stored, NULL, err, sizeof(err)) != 0)
+		goto done;
+	memset(&opts, 0, sizeof(opts));
+	opts.registry = settings_str(CFG_IMAGE_REGISTRY);
+	opts.tag = settings_str(CFG_IMAGE_TAG);
+	opts.local = settings_bool(CFG_LOCAL);
+	if (runplan_build(&job->plan, json_object_get(stored, "request"),
+	    deployd_manifest(), &opts, err, sizeof(err)) == -1 ||
+	    job->plan.count != json_array_size(json_object_get(job->manifest,
+	    "services"))) {
+		json_decref(stored);
+		log_warnx("run %s: cannot resume the deploy: the plan no "
+		    "longer matches its manifest: %s", run_id, err);
+		goto done;
+	}
+	json_decref(stored);
+	if ((job->env = deploy_env(run_id, err, sizeof(err))) == NULL)
+		goto done;
+	json_object_set_new(job->status, "owner", json_pack("{s:s, s:I}",
+	    "instance", settings_instance_id(), "pid", (json_int_t)getpid()));
+	log_info("run %s: resuming the deploy its previous owner left",
+	    run_id);
+	deploy_services(job);
+done:
+	deploy_job_free(job);
+}
+
+void
+deploy_resume_all(void *arg)
+{
+	json_t *names, *name;
+	char err[512], run_id[80];
+	const char *base;
+	size_t i, len;
+
+	if (state_list("agent/active/", &names, err, sizeof(err)) == -1) {
+		log_warnx("cannot list the runs in progress: %s", err);
+		return;
+	}
+	json_array_foreach(names, i, name) {
+		base = strrchr(json_string_value(name) ?
+		    json_string_value(name) : "", '/');
+		if (base == NULL)
+			continue;
+		base++;
+		len = strlen(base);
+		if (len <= 5 || len - 5 >= sizeof(run_id) ||
+		    strcmp(base + len - 5, ".json") != 0)
+			continue;
+		memcpy(run_id, base, len - 5);
+		run_id[len - 5] = '\0';
+		deploy_resume(run_id);
+	}
+	json_decref(names);
 }

@@ -185,6 +185,12 @@ deployd_work(void *arg)
 }
 
 static void
+deployd_resume_done(void *arg)
+{
+	jobs_running--;
+}
+
+static void
 deployd_services_done(void *arg)
 {
 	jobs_running--;
@@ -205,8 +211,12 @@ deployd_done(void *arg)
 		ipc_reply_error(job->req, job->code[0] ? job->code :
 		    "internal", "%s", job->err);
 	}
-	/* The reply went out; the services deploy in the background. */
-	if (job->deploy != NULL) {
+	/* The reply went out; the services deploy in the background. A
+	 * deploy not started because the worker stops is resumed by the
+	 * next deployd, from the state it finds. */
+	if (job->deploy != NULL && worker_is_stopping()) {
+		deploy_job_free(job->deploy);
+	} else if (job->deploy != NULL) {
 		if (ipc_run_in_thread(worker_base(), deploy_services,
 		    deployd_services_done, job->deploy) == -1) {
 			log_warn("cannot start the deploy thread");
@@ -260,7 +270,14 @@ deployd_init(struct event_base *base)
 	if (settings_str(CFG_AGENT_URL)[0] == '\0')
 		log_warnx("AGENT_URL is not set: /deploy fails until the "
 		    "agent knows the URL its measure trigger calls");
-	return gcp_init();
+	if (gcp_init() == -1)
+		return -1;
+	if (ipc_run_in_thread(base, deploy_resume_all, deployd_resume_done,
+	    NULL) == -1)
+		log_warnx("cannot start the scan for deploys to resume");
+	else
+		jobs_running++;
+	return 0;
 }
 
 static void

@@ -37,6 +37,8 @@ int	deploy_plan(json_t *body, json_t **reply, void **job, char *err,
 	    size_t errlen, char *code, size_t codelen);
 void	deploy_services(void *job);
 void	deploy_job_free(void *job);
+/* Thread body: resumes the deploys in progress whose owner is gone. */
+void	deploy_resume_all(void *arg);
 int	deploy_cleanup(const char *run_id, json_t **reply, char *err,
 	    size_t errlen, char *code, size_t codelen);
 

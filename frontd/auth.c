@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -184,7 +185,9 @@ auth_check(const char *authorization, struct api_error *e)
 
 	if (auth_disabled)
 		return 0;
-	if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+	/* The scheme name is case-insensitive (RFC 9110, section 11.1). */
+	if (authorization == NULL ||
+	    strncasecmp(authorization, "Bearer ", 7) != 0)
 		return auth_fail(e, 401, "unauthenticated", "missing "
 		    "\"Authorization: Bearer <ID token>\"");
 	token = authorization + 7;

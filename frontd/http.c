@@ -37,7 +37,7 @@ void
 http_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evbuffer *buf;
-	char *text = NULL;
+	char *text = NULL, length[32];
 
 	if (body != NULL)
 		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -56,6 +56,11 @@ http_reply_json(struct evhttp_request *req, int status, json_t *body)
 	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
+	/* evhttp leaves Content-Length out of replies to CONNECT and HEAD;
+	 * without it a client cannot tell where a reply to CONNECT ends. */
+	snprintf(length, sizeof(length), "%zu", evbuffer_get_length(buf));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Length", length);
 	evhttp_send_reply(req, status, http_reason(status), buf);
 	evbuffer_free(buf);
 }

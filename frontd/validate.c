@@ -197,6 +197,21 @@ check_limits(json_t *v, int depth, struct path *p,
 	return 0;
 }
 
+/* Replaces every non-ASCII byte of s with '?' unless s is valid UTF-8. */
+static void
+text_make_utf8(char *s)
+{
+	json_t *v;
+
+	if ((v = json_string(s)) != NULL) {
+		json_decref(v);
+		return;
+	}
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 /* Parses a body that must be one JSON object within the limits. */
 static json_t *
 parse_body(const char *body, size_t len, struct api_error *err)
@@ -208,6 +223,10 @@ parse_body(const char *body, size_t len, struct api_error *err)
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 	    &jerr);
 	if (root == NULL) {
+		/* jansson quotes the bytes near the error, which may be a
+		 * piece of a UTF-8 sequence, and the message must stay valid
+		 * UTF-8 to go into a JSON error body. */
+		text_make_utf8(jerr.text);
 		api_fail(err, "invalid_json", "", "invalid JSON at line %d, "
 		    "column %d (byte %d): %s", jerr.line, jerr.column,
 		    jerr.position, jerr.text);

@@ -51,6 +51,7 @@ extern char **environ;
 #define DP_CONNECT_RETRY_MS	5	/* while waiting for an instance */
 #define DP_KILL_GRACE_S		10	/* SIGTERM to SIGKILL, as Cloud Run */
 #define DP_FLUSH_TIMEOUT_S	30	/* a closing client must read by then */
+#define DP_LINGER_S		2	/* then it has this long to close first */
 #define DP_REQ_QUEUE		8	/* pipelined requests tracked */
 #define DP_URL_MAX		512
 #define DP_AGENT_MAX		256
@@ -525,18 +526,36 @@ conn_free(struct dp_conn *c)
 }
 
 static void
-on_flushed(struct bufferevent *bev, void *arg)
-{
-	struct dp_conn *c = arg;
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_free(c);
-}
-
-static void
 on_flush_event(struct bufferevent *bev, short what, void *arg)
 {
 	conn_free(arg);
+}
+
+/* Discards what a closing client still sends. */
+static void
+on_linger_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/*
+ * Once the client has the response, waits a moment for it to close first.
+ * Closing a socket with unread request bytes makes the kernel send a reset,
+ * and a client that receives it may discard the response it has not read
+ * yet: a 502 sent before the request arrived would be lost.
+ */
+static void
+on_flushed(struct bufferevent *bev, void *arg)
+{
+	struct timeval linger = { DP_LINGER_S, 0 };
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	bufferevent_setcb(bev, on_linger_read, NULL, on_flush_event, arg);
+	bufferevent_set_timeouts(bev, &linger, NULL);
+	bufferevent_enable(bev, EV_READ);
 }
 
 /* Stops reading from both sides and frees the connection once the client
@@ -557,9 +576,10 @@ conn_close(struct dp_conn *c)
 		return;
 	}
 	c->closing = 1;
-	bufferevent_disable(c->client, EV_READ);
 	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
-	bufferevent_setcb(c->client, NULL, on_flushed, on_flush_event, c);
+	bufferevent_setcb(c->client, on_linger_read, on_flushed,
+	    on_flush_event, c);
+	bufferevent_enable(c->client, EV_READ);
 	bufferevent_set_timeouts(c->client, NULL, &tv);
 }
 

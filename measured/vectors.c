@@ -671,18 +671,34 @@ int
 vectors_load_file(const char *path, struct vector *v, char *err,
     size_t errlen)
 {
-	struct parse p = { path, err, errlen };
-	json_error_t jerr;
-	json_t *root = NULL;
 	char *text;
 	size_t len;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if ((text = read_vector_file(path, &len, err, errlen)) == NULL)
 		return -1;
+	rc = vectors_load_buffer(path, text, len, v, err, errlen);
+	free(text);
+	return rc;
+}
+
+int
+vectors_load_buffer(const char *path, const char *text, size_t len,
+    struct vector *v, char *err, size_t errlen)
+{
+	struct parse p = { path, err, errlen };
+	json_error_t jerr;
+	json_t *root = NULL;
+
+	memset(v, 0, sizeof(*v));
+	if (len > VECTORS_FILE_SIZE_MAX) {
+		snprintf(err, errlen, "vectors: %s: larger than %d bytes",
+		    path, VECTORS_FILE_SIZE_MAX);
+		return -1;
+	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 	    &jerr);
-	free(text);
 	if (root == NULL) {
 		snprintf(err, errlen, "vectors: %s: invalid JSON at line %d, "
 		    "column %d: %s", path, jerr.line, jerr.column, jerr.text);

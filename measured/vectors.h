@@ -108,6 +108,10 @@ void	 vectors_free(struct vector_set *set);
 /* Loads the one vector in path into v. On failure v is left empty. */
 int	 vectors_load_file(const char *path, struct vector *v, char *err,
 	    size_t errlen);
+/* Loads the vector in the len bytes of text; path names it in messages.
+ * On failure v is left empty. */
+int	 vectors_load_buffer(const char *path, const char *text, size_t len,
+	    struct vector *v, char *err, size_t errlen);
 void	 vectors_clear(struct vector *v);
 
 /* Returns the name used in vector files for a sign mode, "valid" etc. */

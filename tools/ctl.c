@@ -18,6 +18,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "register.h"	/* register command (tools/register.c) */
+
 /* Largest API response read, in bytes. */
 #define CTL_RESPONSE_MAX	(32 * 1024 * 1024)
 /* Interval of the progress polls of wait, in seconds. */
@@ -499,7 +501,13 @@ usage(FILE *out)
 "  results RUN_ID            GET /results/RUN_ID, the results.json document\n"
 "  table RUN_ID              the results as a table\n"
 "  cleanup RUN_ID            POST /cleanup\n"
-"  benchmark RUN_ID [flags]  POST /benchmark (legacy, waits in the call)\n");
+"  benchmark RUN_ID [flags]  POST /benchmark (legacy, waits in the call)\n"
+/* register command (tools/register.c): usage lines. */
+"  register [flags]          upload manifest.yaml with its endpoint set,\n"
+"                            through the local agent's stated; flags:\n"
+"                            --endpoint URL --runtime-dir DIR\n"
+"                            --manifest FILE --dry-run (see register\n"
+"                            --help)\n");
 }
 
 static int
@@ -629,6 +637,12 @@ main(int argc, char **argv)
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
+	}
+	/* register command (tools/register.c): talks to stated over IPC,
+	 * not to the Agent API, so it needs neither curl nor a token. */
+	if (strcmp(argv[optind], "register") == 0) {
+		free(c.token);
+		return register_main(argc - optind, argv + optind);
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (c.token == NULL && c.metadata_host != NULL &&

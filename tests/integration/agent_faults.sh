@@ -5,7 +5,7 @@
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 . "$PERF_AGENT_SRCDIR/tests/agent_lib.sh"
 
-t_plan 17
+t_plan 19
 
 # A data folder like the source tree's, plus an implementation that exits
 # as soon as it starts.
@@ -75,7 +75,15 @@ results_of kill-1 >"$T_DIR/kill.json"
 check "3 samples per service after the kills" [ "$(json 'all(len(r["cold_start"]["samples"]) == 3 for r in d["results"])' <"$T_DIR/kill.json")" = true ]
 check "no sample measured twice after the kills" [ "$(json 'all(len({s["round"] for s in r["cold_start"]["samples"]}) == 3 for r in d["results"])' <"$T_DIR/kill.json")" = true ]
 
-# 3. An implementation whose instances exit at start: reported in errors,
+# 3. kill -9 of deployd right after /deploy answered: the next deployd
+# resumes the deploy from the stored manifest.
+api POST /deploy "$(deploy_body resume-1 1 '["c-libevent","python"]' 2)" >/dev/null
+pid=$(worker_pid deployd)
+[ -n "$pid" ] && kill -9 "$pid"
+check "deployd killed during the deploy" [ -n "$pid" ]
+check "the run completes after the deploy resumed" wait_for 180 phase_is resume-1 completed
+
+# 4. An implementation whose instances exit at start: reported in errors,
 # the others in results, HTTP 200.
 api POST /deploy "$(deploy_body partial-1 1 '["c-libevent","exits-at-start"]' 2)" >/dev/null
 check "partial run completes" wait_for 120 phase_is partial-1 completed
@@ -84,7 +92,7 @@ check "partial results answer 200" [ "$STATUS" = 200 ]
 check "the working implementation is in results" [ "$(json '[r["implementation"] for r in d["results"]]' <"$T_DIR/partial.json")" = '["c-libevent"]' ]
 check "the failing one is in errors at discovery or cold_start" [ "$(json 'any(e["implementation"] == "exits-at-start" and e["phase"] in ("discovery", "cold_start") for e in d["errors"])' <"$T_DIR/partial.json")" = true ]
 
-# 4. The legacy single call.
+# 5. The legacy single call.
 api POST /benchmark '{"run_id":"legacy-1","implementations":["c-libevent"],"config":{"cold_start_iterations":1,"warm_request_count":50,"warm_request_concurrency":2}}' >"$T_DIR/legacy.json"
 n=$(json 'len(d["results"])' <"$T_DIR/legacy.json" 2>/dev/null)
 check "legacy benchmark answers 200 with a result" [ "$STATUS:$n" = "200:1" ]

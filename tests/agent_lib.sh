@@ -31,20 +31,23 @@ agent_healthy()
 	[ "$(http_status "$API/health")" = 200 ]
 }
 
-# api METHOD PATH [BODY]: prints the body and sets STATUS.
+# api METHOD PATH [BODY]: prints the body and sets STATUS. Each call has
+# its own reply file, so that calls may run at once.
 api()
 {
+	reply=$(mktemp "$T_DIR/reply.XXXXXX")
 	if [ $# -ge 3 ]; then
-		STATUS=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' \
+		STATUS=$(curl -s -o "$reply" -w '%{http_code}' \
 		    --max-time 600 -X "$1" -H "Authorization: Bearer $TOKEN" \
 		    -H 'Content-Type: application/json' \
 		    --data-binary "$3" "$API$2")
 	else
-		STATUS=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' \
+		STATUS=$(curl -s -o "$reply" -w '%{http_code}' \
 		    --max-time 600 -X "$1" -H "Authorization: Bearer $TOKEN" \
 		    "$API$2")
 	fi
-	cat "$T_DIR/reply"
+	cat "$reply"
+	rm -f "$reply"
 }
 
 # json FILTER: reads JSON on stdin and prints the value at FILTER, a

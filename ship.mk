@@ -62,11 +62,13 @@ TESTS += tests/integration/ship_dockerfile.sh \
 	tests/integration/ship_register.sh \
 	tests/integration/ship_notify.sh \
 	tests/integration/ship_unit.sh \
-	tests/integration/ship_terraform.sh
+	tests/integration/ship_terraform.sh \
+	tests/integration/ship_workflow.sh
 EXTRA_DIST += tests/integration/ship_dockerfile.sh \
 	tests/integration/ship_dockerfile.py \
 	tests/integration/ship_register.sh \
 	tests/integration/ship_notify.sh \
 	tests/integration/ship_notify.py \
 	tests/integration/ship_unit.sh \
-	tests/integration/ship_terraform.sh
+	tests/integration/ship_terraform.sh \
+	tests/integration/ship_workflow.sh

@@ -194,5 +194,10 @@ resource "google_cloud_run_v2_service" "agent" {
     }
   }
 
+  lifecycle {
+    # gcloud run deploy, which the CI workflow runs, records itself here.
+    ignore_changes = [client, client_version]
+  }
+
   depends_on = [google_project_service.apis]
 }

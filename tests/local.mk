@@ -21,3 +21,5 @@ TESTS += tests/integration/agent_faults.sh
 EXTRA_DIST += tests/integration/agent_faults.sh
 TESTS += tests/integration/agent_auth.sh
 EXTRA_DIST += tests/integration/agent_auth.sh
+TESTS += tests/integration/agent_replicas.sh
+EXTRA_DIST += tests/integration/agent_replicas.sh

@@ -218,8 +218,9 @@ frame_parse(const uint8_t *buf, size_t len, size_t *consumed,
 		return FRAME_INCOMPLETE;
 	*consumed = FRAME_HEADER_SIZE + (size_t)size;
 	if (frame_check_counts(buf + FRAME_HEADER_SIZE, size) == -1) {
-		snprintf(err, errlen, "msgpack in a frame of %u bytes declares "
-		    "more elements than it has bytes", size);
+		snprintf(err, errlen, "truncated msgpack in a frame of %u "
+		    "bytes: its containers declare more elements than bytes "
+		    "remain", size);
 		return FRAME_INVALID;
 	}
 

@@ -346,6 +346,8 @@ deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
 		    &done, &gerr);
 		json_decref(op);
 		if (rc == -1) {
+			/* A failed operation comes back with -1 and is set. */
+			json_decref(done);
 			snprintf(err, errlen, "%s", gerr.message);
 			return -1;
 		}

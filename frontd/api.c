@@ -456,6 +456,7 @@ api_get_run(struct evhttp_request *req, enum api_route route,
 {
 	struct api_error error;
 	char decoded[256];
+	size_t len = 0;
 	char *d;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
@@ -465,10 +466,18 @@ api_get_run(struct evhttp_request *req, enum api_route route,
 		    "%s takes GET", evhttp_request_get_uri(req));
 		return;
 	}
-	d = evhttp_uridecode(run_id, 0, NULL);
+	d = evhttp_uridecode(run_id, 0, &len);
 	snprintf(decoded, sizeof(decoded), "%s", d ? d : "");
-	free(d);
 	memset(&error, 0, sizeof(error));
+	/* A %00 would end the id early, and another run would be read. */
+	if (d != NULL && strlen(d) != len) {
+		free(d);
+		api_set_error(&error, 400, "invalid_value", "run_id", "run_id "
+		    "must not contain a NUL byte (%00)");
+		api_reply_error(req, &error);
+		return;
+	}
+	free(d);
 	if (validate_run_id(decoded, &error) == -1) {
 		api_reply_error(req, &error);
 		return;

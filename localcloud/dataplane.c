@@ -37,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <http_parser.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -52,6 +53,9 @@ extern char **environ;
 #define DP_KILL_GRACE_S		10	/* SIGTERM to SIGKILL, as Cloud Run */
 #define DP_FLUSH_TIMEOUT_S	30	/* a closing client must read by then */
 #define DP_LINGER_S		2	/* then it has this long to close first */
+#define DP_REQUEST_TIMEOUT_S	30	/* a failed connection's request */
+#define DP_LINGER_READS		16	/* reads per wakeup while lingering */
+#define DP_DETAIL_MAX		512	/* of an error response's body */
 #define DP_REQ_QUEUE		8	/* pipelined requests tracked */
 #define DP_URL_MAX		512
 #define DP_AGENT_MAX		256
@@ -108,6 +112,7 @@ struct dp_conn {
 	struct bufferevent	*upstream;
 	int			 connected;	/* upstream connected */
 	int			 closing;	/* flushing to the client */
+	int			 unparsed_logged;
 	int			 client_eof;
 	int			 upstream_shut;	/* SHUT_WR sent upstream */
 	int			 client_paused;	/* reading stopped: back-pressure */
@@ -118,6 +123,15 @@ struct dp_conn {
 	uint64_t		 resp_bytes;	/* of the response under way */
 	struct timespec		 accepted_wall;
 	struct timespec		 accepted_mono;
+
+	/* An error to answer the request with once it is read; 0: none. */
+	int			 fail_status;
+	const char		*fail_reason;
+	char			 fail_detail[DP_DETAIL_MAX];
+
+	/* Reads and discards after the response, until the client closes. */
+	struct event		*linger;
+	struct timespec		 linger_start;
 
 	/* HTTP/1 tracking for request logs; off for other protocols. */
 	int			 parse;
@@ -508,16 +522,29 @@ conn_detach(struct dp_conn *c)
 	evtimer_add(inst->timer, &tv);
 }
 
+/* Logs, once, a connection whose bytes were forwarded without HTTP/1
+ * parsing, such as HTTP/2: it has no request of its own to log. */
+static void
+conn_log_unparsed(struct dp_conn *c)
+{
+	if (c->unparsed_logged || c->parse != 0 || c->bytes_in == 0 ||
+	    c->req_count != 0 || c->instance_id[0] == '\0' ||
+	    c->resp_status != 0)
+		return;
+	c->unparsed_logged = 1;
+	conn_log(c, NULL, 0, c->bytes_in, c->bytes_out,
+	    elapsed_us(&c->accepted_mono));
+}
+
 static void
 conn_free(struct dp_conn *c)
 {
-	if (c->parse == 0 && c->bytes_in > 0 && c->req_count == 0 &&
-	    c->instance_id[0] != '\0' && c->resp_status == 0)
-		conn_log(c, NULL, 0, c->bytes_in, c->bytes_out,
-		    elapsed_us(&c->accepted_mono));
+	conn_log_unparsed(c);
 	conn_detach(c);
 	if (c->svc != NULL)
 		TAILQ_REMOVE(&c->svc->conns, c, entry);
+	if (c->linger != NULL)
+		event_free(c->linger);
 	if (c->client != NULL)
 		bufferevent_free(c->client);
 	if (c->upstream != NULL)
@@ -525,41 +552,123 @@ conn_free(struct dp_conn *c)
 	free(c);
 }
 
+/* Reads and discards what a closing client still sends, and frees the
+ * connection at its end of file, on an error, or after DP_LINGER_S. */
 static void
-on_flush_event(struct bufferevent *bev, short what, void *arg)
+on_linger(evutil_socket_t fd, short events, void *arg)
 {
-	conn_free(arg);
+	struct dp_conn *c = arg;
+	char discard[4096];
+	struct timeval tv;
+	uint64_t spent;
+	ssize_t n;
+	int i;
+
+	if (events & EV_TIMEOUT) {
+		conn_free(c);
+		return;
+	}
+	for (i = 0; i < DP_LINGER_READS; i++) {
+		n = read(fd, discard, sizeof(discard));
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			break;
+		conn_free(c);
+		return;
+	}
+
+	/* DP_LINGER_S bounds the whole linger, not the wait for each read,
+	 * so that a client that keeps sending cannot hold the socket. */
+	spent = elapsed_us(&c->linger_start);
+	if (spent >= DP_LINGER_S * 1000000ULL) {
+		conn_free(c);
+		return;
+	}
+	tv.tv_sec = (time_t)((DP_LINGER_S * 1000000ULL - spent) / 1000000);
+	tv.tv_usec = (suseconds_t)((DP_LINGER_S * 1000000ULL - spent) %
+	    1000000);
+	if (event_add(c->linger, &tv) == -1)
+		conn_free(c);
 }
 
-/* Discards what a closing client still sends. */
+/*
+ * Ends a connection whose response has been sent: sends the TLS
+ * close_notify and a FIN, then reads until the client closes (a lingering
+ * close). Closing a socket with unread bytes makes the kernel send a
+ * reset, and a client that receives it may drop the response it has not
+ * read yet.
+ */
 static void
-on_linger_read(struct bufferevent *bev, void *arg)
+conn_linger(struct dp_conn *c)
+{
+	struct timeval tv = { DP_LINGER_S, 0 };
+	evutil_socket_t fd = bufferevent_getfd(c->client);
+	SSL *ssl = bufferevent_openssl_get_ssl(c->client);
+
+	bufferevent_disable(c->client, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->client, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(c->client, NULL, NULL);
+
+	/* With the TLS handshake unfinished, nothing has been sent and
+	 * libevent still reads the socket, so the connection just goes. */
+	if (fd == -1 || (ssl != NULL && !SSL_is_init_finished(ssl))) {
+		conn_free(c);
+		return;
+	}
+	if (ssl != NULL) {
+		/* Sends close_notify without waiting for the client's. */
+		(void)SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	if (shutdown(fd, SHUT_WR) == -1) {
+		conn_free(c);
+		return;
+	}
+	mono_now(&c->linger_start);
+	c->linger = event_new(c->dp->lc->base, fd, EV_READ, on_linger, c);
+	if (c->linger == NULL || event_add(c->linger, &tv) == -1)
+		conn_free(c);
+}
+
+/* Discards what the client sends while its last response is flushed, so
+ * that a client blocked in sending still gets to read. */
+static void
+on_close_read(struct bufferevent *bev, void *arg)
 {
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-/*
- * Once the client has the response, waits a moment for it to close first.
- * Closing a socket with unread request bytes makes the kernel send a reset,
- * and a client that receives it may discard the response it has not read
- * yet: a 502 sent before the request arrived would be lost.
- */
 static void
-on_flushed(struct bufferevent *bev, void *arg)
+on_close_write(struct bufferevent *bev, void *arg)
 {
-	struct timeval linger = { DP_LINGER_S, 0 };
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-		return;
-	bufferevent_setcb(bev, on_linger_read, NULL, on_flush_event, arg);
-	bufferevent_set_timeouts(bev, &linger, NULL);
-	bufferevent_enable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_linger(arg);
 }
 
-/* Stops reading from both sides and frees the connection once the client
- * has been sent what is buffered for it. */
+/*
+ * Keeps flushing through the end of the TLS handshake, which can come
+ * after the response was queued, and through a client's half-close, after
+ * which the openssl bufferevent stops writing until it is enabled again.
+ * Frees the connection on errors and on the flush timeout.
+ */
+static void
+on_close_event(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+		bufferevent_enable(bev, EV_WRITE);
+		return;
+	}
+	conn_free(arg);
+}
+
+/* Stops forwarding, sends the client what is queued for it, then closes
+ * its connection with conn_linger. */
 static void
 conn_close(struct dp_conn *c)
 {
@@ -570,42 +679,126 @@ conn_close(struct dp_conn *c)
 		c->upstream = NULL;
 	}
 	conn_detach(c);
-	if (c->client == NULL ||
-	    evbuffer_get_length(bufferevent_get_output(c->client)) == 0) {
+	conn_log_unparsed(c);
+	if (c->client == NULL) {
 		conn_free(c);
 		return;
 	}
 	c->closing = 1;
 	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
-	bufferevent_setcb(c->client, on_linger_read, on_flushed,
-	    on_flush_event, c);
-	bufferevent_enable(c->client, EV_READ);
+	bufferevent_setcb(c->client, on_close_read, on_close_write,
+	    on_close_event, c);
 	bufferevent_set_timeouts(c->client, NULL, &tv);
+	bufferevent_enable(c->client, EV_WRITE);
+	if (!c->client_eof)
+		bufferevent_enable(c->client, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
+		conn_linger(c);
 }
 
-/* Sends a whole HTTP error response to the client, logs it, and closes. */
+/* Sends the error that conn_fail stored as the whole response, logs it
+ * with the oldest request waiting, and closes. */
+static void
+conn_send_failure(struct dp_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->client);
+	const struct dp_req *r = NULL;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n"
+	    "%s\n", c->fail_status, c->fail_reason, strlen(c->fail_detail) + 1,
+	    c->fail_detail);
+	if (c->req_count > 0)
+		r = &c->reqs[c->req_head];
+	conn_log(c, r, c->fail_status, r != NULL ? r->size : c->bytes_in, 0,
+	    r != NULL ? elapsed_us(&r->mono) : elapsed_us(&c->accepted_mono));
+	c->req_count = 0;
+	c->resp_status = c->fail_status;
+	conn_close(c);
+}
+
+/*
+ * Parses and discards what a failed connection's client sent, and sends
+ * the error once the request is read whole: answering earlier would leave
+ * request bytes unread. Bytes that are not HTTP/1 and a client's end of
+ * file are answered at once.
+ */
+static void
+conn_fail_read(struct dp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	size_t len = evbuffer_get_length(in);
+
+	c->bytes_in += len;
+	if (c->parse)
+		conn_parse(c, in, len, 1);
+	evbuffer_drain(in, len);
+	if (!c->parse || c->client_eof ||
+	    (c->req_count > 0 && c->req_cur == NULL))
+		conn_send_failure(c);
+}
+
+static void
+on_fail_read(struct bufferevent *bev, void *arg)
+{
+	conn_fail_read(arg);
+}
+
+/* A failed connection waiting for its request: the end of the TLS
+ * handshake lets the request come, an end of file or the request timeout
+ * gets the error sent at once. */
+static void
+on_fail_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct dp_conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_ERROR) {
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->client_eof = 1;
+		conn_fail_read(c);
+		return;
+	}
+	conn_send_failure(c);
+}
+
+/*
+ * Fails a connection with an HTTP error: drops its instance, and answers
+ * its request with the error once the request is read, then closes. The
+ * first failure of a connection wins.
+ */
 static void
 conn_fail(struct dp_conn *c, int status, const char *reason,
     const char *detail)
 {
-	struct evbuffer *out;
-	const struct dp_req *r = NULL;
+	struct timeval tv = { DP_REQUEST_TIMEOUT_S, 0 };
 
 	if (c->client == NULL) {
 		conn_free(c);
 		return;
 	}
-	out = bufferevent_get_output(c->client);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
-	    "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n"
-	    "%s\n", status, reason, strlen(detail) + 1, detail);
-	if (c->req_count > 0)
-		r = &c->reqs[c->req_head];
-	conn_log(c, r, status, r != NULL ? r->size : c->bytes_in, 0,
-	    r != NULL ? elapsed_us(&r->mono) : elapsed_us(&c->accepted_mono));
-	c->req_count = 0;
-	c->resp_status = status;
-	conn_close(c);
+	if (c->closing || c->fail_status != 0)
+		return;
+	if (c->upstream != NULL) {
+		bufferevent_free(c->upstream);
+		c->upstream = NULL;
+	}
+	conn_detach(c);
+	c->fail_status = status;
+	c->fail_reason = reason;
+	snprintf(c->fail_detail, sizeof(c->fail_detail), "%s", detail);
+
+	bufferevent_setcb(c->client, on_fail_read, NULL, on_fail_event, c);
+	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(c->client, &tv, NULL);
+	bufferevent_enable(c->client, EV_WRITE);
+	if (!c->client_eof)
+		bufferevent_enable(c->client, EV_READ);
+	conn_fail_read(c);
 }
 
 /* Moves what one side sent to the other, parsing it on the way. */
@@ -705,14 +898,26 @@ on_client_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	if ((what & BEV_EVENT_ERROR) || !(what & BEV_EVENT_EOF) ||
-	    !c->connected) {
+	if ((what & BEV_EVENT_ERROR) || !(what & BEV_EVENT_EOF)) {
 		conn_free(c);
 		return;
 	}
 
+	/* EOF while the instance is not connected yet: what the client sent
+	 * stays buffered for it, and on_upstream_event passes the half-close
+	 * on. A client that sent nothing is done. */
+	if (!c->connected) {
+		if (evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
+			conn_free(c);
+			return;
+		}
+		c->client_eof = 1;
+		return;
+	}
+
 	/* EOF: with no request waiting for its response, the connection is
-	 * done. Otherwise pass the half-close on and wait for the response. */
+	 * done. Otherwise pass the half-close on and wait for the response,
+	 * which the openssl bufferevent writes only once enabled again. */
 	conn_pump(c, 1);
 	if (c->parse && c->req_count == 0) {
 		conn_free(c);
@@ -720,6 +925,7 @@ on_client_event(struct bufferevent *bev, short what, void *arg)
 	}
 	c->client_eof = 1;
 	bufferevent_disable(c->client, EV_READ);
+	bufferevent_enable(c->client, EV_WRITE);
 	on_upstream_write(c->upstream, c);
 }
 
@@ -734,6 +940,8 @@ on_upstream_event(struct bufferevent *bev, short what, void *arg)
 		set_nodelay(bufferevent_getfd(bev));
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 		conn_pump(c, 1);
+		if (c->client_eof)
+			on_upstream_write(bev, c);
 		return;
 	}
 	if (!c->connected) {
@@ -1389,16 +1597,18 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setwatermark(c->client, EV_READ, 0, DP_BUFFER_MAX);
 	bufferevent_enable(c->client, EV_READ | EV_WRITE);
 
+	/* The parser also finds the end of the request that an error
+	 * response waits for. */
+	c->parse = svc->serving == NULL || !svc->serving->h2c;
+	http_parser_init(&c->req_parser, HTTP_REQUEST);
+	http_parser_init(&c->resp_parser, HTTP_RESPONSE);
+	c->req_parser.data = c;
+	c->resp_parser.data = c;
 	if (svc->serving == NULL) {
 		conn_fail(c, 503, "Service Unavailable", "localcloud: the "
 		    "service has no ready revision.");
 		return;
 	}
-	c->parse = !svc->serving->h2c;
-	http_parser_init(&c->req_parser, HTTP_REQUEST);
-	http_parser_init(&c->resp_parser, HTTP_RESPONSE);
-	c->req_parser.data = c;
-	c->resp_parser.data = c;
 	snprintf(c->revision, sizeof(c->revision), "%s", svc->serving->name);
 
 	if ((inst = instance_pick(svc)) == NULL) {

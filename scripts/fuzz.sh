@@ -70,9 +70,10 @@ done
 # shellcheck disable=SC2086
 make -j2 $programs
 
-# Longest input each harness gets, in bytes: above the largest realistic
-# input of its kind (a request body, a token, a vector file, a manifest)
-# and small enough to keep executions fast.
+# Maximum input length of each harness, in bytes: room for a typical input
+# of its kind (a request body, a 1 KiB token, a vector file, a manifest),
+# and small enough to keep executions fast. Inputs near the size limits
+# (8 MiB frames, 8 KiB tokens) are left to the unit tests.
 max_len()
 {
 	case $1 in

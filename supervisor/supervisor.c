@@ -51,11 +51,17 @@ struct child {
 	struct event	*restart_timer;
 	struct ipc_client *client;
 	int		 ready;
+	int		 stop_last;	/* SIGTERM after the other workers */
 };
 
+/*
+ * On a stop, stated and localcloud get SIGTERM only once the other workers
+ * have exited: measured and deployd store their progress through them while
+ * they shut down.
+ */
 static struct child children[] = {
-	{ .name = "localcloud", .local_only = 1 },
-	{ .name = "stated", .ipc = 1 },
+	{ .name = "localcloud", .local_only = 1, .stop_last = 1 },
+	{ .name = "stated", .ipc = 1, .stop_last = 1 },
 	{ .name = "deployd", .ipc = 1 },
 	{ .name = "measured", .ipc = 1 },
 	{ .name = "frontd", .ipc = 1 },
@@ -65,6 +71,7 @@ static struct child children[] = {
 static struct event_base *base;
 static struct event *ready_timer, *kill_timer;
 static int stopping;
+static int stopping_last;	/* the stop_last workers got SIGTERM */
 static int exit_status;
 static int all_ready;
 
@@ -199,6 +206,23 @@ kill_descendants(int sig)
 	closedir(dir);
 }
 
+/* Sends SIGTERM to the stop_last workers once the others have exited. */
+static void
+stop_last_children(void)
+{
+	size_t i;
+
+	if (stopping_last)
+		return;
+	for (i = 0; i < NCHILDREN; i++)
+		if (!children[i].stop_last && children[i].pid > 0)
+			return;
+	stopping_last = 1;
+	for (i = 0; i < NCHILDREN; i++)
+		if (children[i].pid > 0)
+			kill(children[i].pid, SIGTERM);
+}
+
 static void
 stop_children(int status)
 {
@@ -216,9 +240,10 @@ stop_children(int status)
 	for (i = 0; i < NCHILDREN; i++) {
 		if (children[i].restart_timer != NULL)
 			evtimer_del(children[i].restart_timer);
-		if (children[i].pid > 0)
+		if (children[i].pid > 0 && !children[i].stop_last)
 			kill(children[i].pid, SIGTERM);
 	}
+	stop_last_children();
 	evtimer_add(kill_timer, &grace);
 	if (children_alive() == 0)
 		event_base_loopexit(base, NULL);
@@ -307,6 +332,8 @@ on_sigchld(evutil_socket_t fd, short events, void *arg)
 			child_died(&children[i], status);
 		/* Other pids are orphans reparented to us: reaped. */
 	}
+	if (stopping)
+		stop_last_children();
 	if (stopping && children_alive() == 0)
 		event_base_loopexit(base, NULL);
 }

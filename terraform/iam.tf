@@ -6,9 +6,9 @@ locals {
   agent_member = "serviceAccount:${google_service_account.agent.email}"
 }
 
-# Deploy, read and delete the services under test. The role also holds
-# run.routes.invoke, which the agent needs to call services that require
-# authentication; it cannot change IAM policies.
+# Deploy, read and delete the services under test. Google's role reference
+# lists run.routes.* in this role, so it also lets the agent call services
+# that require authentication; it cannot change IAM policies.
 resource "google_project_iam_member" "agent_run_developer" {
   project = var.project_id
   role    = "roles/run.developer"

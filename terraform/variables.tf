@@ -96,7 +96,7 @@ variable "implementation_tag" {
 }
 
 variable "services_runtime_account" {
-  description = "Service account that the deployed services run as. Empty means the Compute Engine default service account, which Cloud Run uses when a service names none."
+  description = "Service account the deployed services run as; the agent gets actAs on it. The agent names no account in the services it deploys, so Cloud Run uses the Compute Engine default account, which empty means. Change it only together with the agent."
   type        = string
   default     = ""
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +30,17 @@
 #include "settings.h"
 #include "timefmt.h"
 
-/* Time stated gets for the upload, in milliseconds; it retries Cloud
+/* Time stated gets for the upload, in milliseconds. It retries Cloud
  * Storage errors with backoff within that time. */
 #define REGISTER_TIMEOUT_MS	60000
-/* Longest endpoint URL accepted, in bytes. */
+/* Maximum length of an endpoint URL, in bytes. */
 #define REGISTER_URL_MAX	2048
 /* Bytes of one edit's new text: a key, a quoted value and indentation. */
 #define REGISTER_EDIT_MAX	(REGISTER_URL_MAX + 256)
-/* Edits per manifest: one per target. */
+/* Number of targets, and so of edits per manifest. */
 #define REGISTER_TARGETS	2
 
-/* How a node is written, as far as the edits care. */
+/* Form of a node in the YAML text, as far as the edits care. */
 enum reg_kind {
 	REG_ABSENT,
 	REG_BLOCK_MAPPING,
@@ -66,7 +67,7 @@ struct reg_target {
 	size_t		 value_start, value_end;
 };
 
-/* A replacement of remove bytes at offset by text. */
+/* Replacement of the remove bytes at offset by text. */
 struct reg_edit {
 	size_t	 offset;
 	size_t	 remove;
@@ -126,7 +127,8 @@ register_valid_url(const char *url)
 	return 1;
 }
 
-/* Reads a whole file of at most MANIFEST_MAX_BYTES; NULL with err set. */
+/* Reads a whole file of at most MANIFEST_MAX_BYTES. Returns NULL with err
+ * set on failure. */
 static char *
 register_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 {
@@ -140,7 +142,7 @@ register_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 		    strerror(errno));
 		return NULL;
 	}
-	/* One byte more than the limit tells a file that is too large. */
+	/* Reading one byte past the limit detects a file that is too large. */
 	if ((data = malloc(MANIFEST_MAX_BYTES + 2)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -359,8 +361,8 @@ register_byte_offset(const char *text, size_t len, size_t index)
 	return len;
 }
 
-/* Plans the edit that sets one target; -1 with err set when the manifest
- * writes the target in a form the edit cannot change safely. */
+/* Plans the edit that sets one target. Returns -1 with err set when the
+ * manifest writes the target in a form the edit cannot change safely. */
 static int
 plan_edit(const char *text, size_t len, const struct reg_target *t,
     enum reg_kind root_kind, struct reg_edit *e, char *err, size_t errlen)
@@ -552,7 +554,7 @@ register_edit(const char *text, size_t len, const struct manifest *orig,
 	return edited;
 }
 
-/* Uploads the manifest through stated; returns the exit status. */
+/* Uploads the manifest through stated and returns the exit status. */
 static int
 register_upload(const char *runtime_dir, const char *service_type,
     const char *text)
@@ -562,8 +564,8 @@ register_upload(const char *runtime_dir, const char *service_type,
 	int rc;
 
 	if (ipc_socket_path(path, sizeof(path), runtime_dir, "stated") == -1) {
-		fprintf(stderr, "perf-agent-ctl: runtime folder path too long: "
-		    "%s\n", runtime_dir);
+		fprintf(stderr, "perf-agent-ctl: runtime folder path is too "
+		    "long: %s; use a shorter --runtime-dir\n", runtime_dir);
 		return 2;
 	}
 	snprintf(object, sizeof(object), "agents/%s.yaml", service_type);
@@ -574,6 +576,9 @@ register_upload(const char *runtime_dir, const char *service_type,
 		fprintf(stderr, "perf-agent-ctl: out of memory\n");
 		return 2;
 	}
+	/* A stated that closes the connection mid-request then fails the
+	 * write with EPIPE, reported below, instead of killing this process. */
+	signal(SIGPIPE, SIG_IGN);
 	rc = ipc_call_sync(path, "stated", MSG_STATE_UPLOAD, body,
 	    REGISTER_TIMEOUT_MS, &result, err, sizeof(err));
 	json_decref(body);
@@ -663,10 +668,10 @@ register_main(int argc, char **argv)
 		return 2;
 	}
 	if (!register_valid_url(endpoint)) {
-		fprintf(stderr, "perf-agent-ctl: invalid --endpoint \"%.100s\": "
-		    "must be an http:// or https:// URL of at most %d "
-		    "characters without spaces or quotes\n", endpoint,
-		    REGISTER_URL_MAX);
+		fprintf(stderr, "perf-agent-ctl: invalid --endpoint "
+		    "\"%.100s\": must be an http:// or https:// URL of at "
+		    "most %d characters without spaces or quotes\n",
+		    endpoint, REGISTER_URL_MAX);
 		return 2;
 	}
 	if (runtime_dir == NULL)

@@ -1,7 +1,7 @@
 /*
  * Fuzzing harness of the registration manifest loader. The input is the
  * YAML text. A rejected manifest must come with a message that names the
- * source; an accepted one is queried the way frontd and deployd query it,
+ * source. An accepted one is queried the way frontd and deployd query it,
  * and every implementation entry must have the fields the loader checked.
  */
 #include "config.h"

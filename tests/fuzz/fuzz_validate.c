@@ -1,11 +1,11 @@
 /*
  * Fuzzing harness of the Agent API request validation. The input is a
  * request body, given to the /deploy, /measure, /cleanup and /benchmark
- * validators in turn. Beyond memory errors it checks that every rejection
- * is a 400 whose field and message are valid UTF-8 (frontd puts them into
- * a JSON error body), that a normalized /deploy request validates again to
- * the same canonical text, and that a /benchmark request converted to the
- * /deploy shape is itself a valid /deploy request.
+ * validators in turn. Every rejection must be a 400 whose field and
+ * message are valid UTF-8, because frontd puts them into a JSON error
+ * body. A normalized /deploy request must validate again to the same
+ * canonical text, and a /benchmark request converted to the /deploy shape
+ * must itself be a valid /deploy request.
  */
 #include "config.h"
 
@@ -44,7 +44,7 @@ is_utf8(const char *s)
 	return v != NULL;
 }
 
-/* Checks a rejection: a 400 with a code, and text JSON can carry. */
+/* Checks a rejection: a 400 with a code, and field and message in UTF-8. */
 static void
 check_rejection(const struct api_error *err)
 {

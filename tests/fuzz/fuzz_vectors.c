@@ -1,8 +1,8 @@
 /*
  * Fuzzing harness of the contract test-vector loader. The input is the
  * text of one vector file. A loaded vector must have every required field
- * within its limits; a rejected one must leave the vector empty and name
- * the file in the message.
+ * within its limits. A rejected one must leave the vector empty, and its
+ * message must name the file.
  */
 #include "config.h"
 

@@ -25,9 +25,17 @@ has_instances()
 	[ -n "$(lc_instances "$1")" ]
 }
 
+# Succeeds when no process of the service runs.
+no_processes()
+{
+	[ -z "$(lc_instances "$1")" ]
+}
+
+# Succeeds when no process of the service runs and the running localcloud
+# has reaped them all.
 no_instances()
 {
-	[ -z "$(lc_instances "$1")" ] && lc_reports_zero "$1"
+	no_processes "$1" && lc_reports_zero "$1"
 }
 
 # Succeeds when localcloud itself counts no instance of the service in its
@@ -188,6 +196,7 @@ cp "$LC_IMPL/t/exit/run" "$LC_IMPL/t/ok/run.exit"
 cp "$LC_IMPL/t/ok/run" "$LC_IMPL/t/ok/run.good"
 check "instances idle out" wait_for 20 no_instances svc
 mv "$LC_IMPL/t/ok/run.exit" "$LC_IMPL/t/ok/run"
+: > "$T_DIR/body"
 code=$(get "$URI/")
 echo "# exit at start: HTTP $code: $(head -c 200 "$T_DIR/body")"
 check "instance exiting at start gives 502" [ "$code" = 502 ]
@@ -247,9 +256,51 @@ check "service still answers" [ "$(get "$URI/")" = 200 ]
 
 # --plain-http: the same ports, http:// URLs.
 check "localcloud stops" lc_stop
-check "instances stop with localcloud" no_instances svc
+check "instances stop with localcloud" no_processes svc
 lc_start --idle-timeout 2 --plain-http || fail "restart with --plain-http"
 check "uri is http with --plain-http" \
     [ "$(lc_uri svc)" = "http://127.0.0.1:${URI##*:}" ]
-check "plain http serves" [ "$(get "http://127.0.0.1:${URI##*:}/")" = 200 ]
+PLAIN=http://127.0.0.1:${URI##*:}
+check "plain http serves" [ "$(get "$PLAIN/")" = 200 ]
+
+# A client that half-closes after its request while the instance starts
+# still gets the response.
+half_close()
+{
+	python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(b"GET /half-close HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Connection: close\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+reply = b""
+while len(reply) < 65536:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+print(reply.split(b" ")[1].decode() if reply.startswith(b"HTTP/") else 0)' \
+	    "${URI##*:}"
+}
+check "plain http instances idle out" wait_for 20 no_instances svc
+check "half-closed request at cold start" [ "$(half_close)" = 200 ]
+
+# Exit at start over plain http, also after a request body: the 502 comes
+# once the whole request is read.
+cp "$LC_IMPL/t/ok/run" "$LC_IMPL/t/ok/run.good"
+check "plain http instances idle out again" wait_for 20 no_instances svc
+cp "$LC_IMPL/t/exit/run" "$LC_IMPL/t/ok/run"
+check "plain http exit at start gives 502" [ "$(get "$PLAIN/")" = 502 ]
+check "plain http exit at start is explained" \
+    grep -q "exited with status 3" "$T_DIR/body"
+head -c 1000000 /dev/zero > "$T_DIR/upload"
+check "exit at start after a body gives 502" [ "$(get "$PLAIN/upload" \
+    -H 'Expect:' --data-binary @"$T_DIR/upload")" = 502 ]
+T2=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+get "$PLAIN/logged" >/dev/null
+log_entries svc "$T2" >/dev/null
+check "exit at start is logged with its path" [ "$(jq_body '[(e["httpRequest"]\
+["status"], e["httpRequest"]["requestUrl"]) for e in d["entries"]]')" = \
+    "[[502, \"$PLAIN/logged\"]]" ]
+mv "$LC_IMPL/t/ok/run.good" "$LC_IMPL/t/ok/run"
+check "plain http serves after the fix" [ "$(get "$PLAIN/")" = 200 ]
 t_plan "$T_COUNT"

@@ -15,8 +15,8 @@ Images cannot be built where the tests run, so this reads the Dockerfile:
 
 Each check prints one line, "PASS text", "FAIL text" or "SKIP text", which
 the shell test turns into TAP. This machine must run the Debian release
-that the Dockerfile's images are built from, because its dpkg database
-stands in for theirs.
+that the Dockerfile's images are built from, because its dpkg database is
+used in place of theirs.
 """
 
 import os
@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 # Packages of debian:bookworm-slim itself that the check counts as present:
-# libc6 holds libc, libm, libpthread, libdl, librt and the dynamic loader.
+# libc6 contains libc, libm, libpthread, libdl, librt and the dynamic loader.
 BASE_PACKAGES = ["libc6"]
 
 # -dev packages of scripts/install-deps.sh that the image build does not

@@ -1,10 +1,10 @@
 #!/bin/sh
-# Checks container/Dockerfile without a container engine: its COPY sources
-# exist, its stages are as Cloud Run needs them, make install lays out the
-# files its runtime stage copies, the installed agent starts from that
-# layout, and the runtime packages provide every shared library of the
-# installed programs (mapped to packages with this machine's dpkg, which
-# must be Debian 12 like the images).
+# Checks container/Dockerfile without a container engine. Its COPY sources
+# exist and its stages are as Cloud Run needs them. make install lays out
+# the files its runtime stage copies, and the installed agent starts from
+# that layout. The runtime packages provide every shared library of the
+# installed programs, mapped to packages with this machine's dpkg, which
+# must be Debian 12 like the images.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
 DOCKERFILE=$S/container/Dockerfile

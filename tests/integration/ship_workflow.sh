@@ -19,8 +19,7 @@ fi
     2>"$T_DIR/parse.err"
 check "the workflow parses as YAML" test $? -eq 0
 
-# steps FIELD: prints one line per step with FIELD, "index<TAB>value",
-# newlines of the value escaped.
+# One JSON line per step that has a run script or uses an action.
 python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 for job in d.get("jobs", {}).values():

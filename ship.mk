@@ -57,6 +57,8 @@ EXTRA_DIST += container/Dockerfile .dockerignore \
 	terraform/terraform.tfvars.example \
 	.github/workflows/deploy-agent.yml \
 	systemd/perf-agent.service docs/deploy.md
+# ship_dockerfile.sh compares the image's build packages with this list.
+EXTRA_DIST += scripts/install-deps.sh
 
 TESTS += tests/integration/ship_dockerfile.sh \
 	tests/integration/ship_register.sh \

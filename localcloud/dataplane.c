@@ -52,8 +52,8 @@ extern char **environ;
 #define DP_CONNECT_RETRY_MS	5	/* while waiting for an instance */
 #define DP_KILL_GRACE_S		10	/* SIGTERM to SIGKILL, as Cloud Run */
 #define DP_FLUSH_TIMEOUT_S	30	/* a closing client must read by then */
-#define DP_LINGER_S		2	/* then it has this long to close first */
-#define DP_REQUEST_TIMEOUT_S	30	/* a failed connection's request */
+#define DP_LINGER_S		2	/* for the client to close first */
+#define DP_REQUEST_TIMEOUT_S	30	/* for a failed connection's request */
 #define DP_LINGER_READS		16	/* reads per wakeup while lingering */
 #define DP_DETAIL_MAX		512	/* of an error response's body */
 #define DP_REQ_QUEUE		8	/* pipelined requests tracked */
@@ -124,7 +124,7 @@ struct dp_conn {
 	struct timespec		 accepted_wall;
 	struct timespec		 accepted_mono;
 
-	/* An error to answer the request with once it is read; 0: none. */
+	/* The error response sent once the request is read, if status > 0. */
 	int			 fail_status;
 	const char		*fail_reason;
 	char			 fail_detail[DP_DETAIL_MAX];
@@ -611,8 +611,8 @@ conn_linger(struct dp_conn *c)
 	bufferevent_setcb(c->client, NULL, NULL, NULL, NULL);
 	bufferevent_set_timeouts(c->client, NULL, NULL);
 
-	/* With the TLS handshake unfinished, nothing has been sent and
-	 * libevent still reads the socket, so the connection just goes. */
+	/* With the TLS handshake unfinished, no response has been sent, and
+	 * libevent's handshake events cannot be disabled to linger. */
 	if (fd == -1 || (ssl != NULL && !SSL_is_init_finished(ssl))) {
 		conn_free(c);
 		return;
@@ -719,9 +719,9 @@ conn_send_failure(struct dp_conn *c)
 
 /*
  * Parses and discards what a failed connection's client sent, and sends
- * the error once the request is read whole: answering earlier would leave
- * request bytes unread. Bytes that are not HTTP/1 and a client's end of
- * file are answered at once.
+ * the error once the request is read whole, because sending it earlier
+ * would leave request bytes unread. Bytes that are not HTTP/1 and a
+ * client's end of file get the error at once.
  */
 static void
 conn_fail_read(struct dp_conn *c)
@@ -767,9 +767,9 @@ on_fail_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * Fails a connection with an HTTP error: drops its instance, and answers
- * its request with the error once the request is read, then closes. The
- * first failure of a connection wins.
+ * Fails a connection with an HTTP error: drops its instance, sends the
+ * error as the response once the request is read, then closes. The first
+ * failure of a connection wins.
  */
 static void
 conn_fail(struct dp_conn *c, int status, const char *reason,

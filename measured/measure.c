@@ -99,6 +99,26 @@ measure_owner_gone(json_t *status)
 	return time(NULL) - at > MEASURE_LEASE_S;
 }
 
+/* Returns 1 when the stored status is job->status, and takes its
+ * generation: a write that failed in transit and then got a precondition
+ * failure on its retry may have landed. */
+static int
+measure_write_landed(struct measure_job *job)
+{
+	char generation[STATE_GENERATION_MAX], err[512];
+	json_t *stored;
+	int same;
+
+	if (state_get(job->object, &stored, generation, err,
+	    sizeof(err)) != 0)
+		return 0;
+	same = json_equal(stored, job->status);
+	json_decref(stored);
+	if (same)
+		memcpy(job->generation, generation, sizeof(generation));
+	return same;
+}
+
 /* Writes the status with the generation last written; 0 on success, 1
  * when another process has taken the claim, -1 on error. */
 static int
@@ -114,6 +134,8 @@ measure_write_locked(struct measure_job *job)
 	    "heartbeat_at", measure_now_json());
 	rc = state_put(job->object, job->status, job->generation,
 	    job->generation, err, sizeof(err));
+	if (rc == 1 && measure_write_landed(job))
+		rc = 0;
 	if (rc == 1) {
 		log_warnx("run %s: another process took over the measurement",
 		    job->run_id);
@@ -198,7 +220,7 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 {
 	struct measure_job *job;
 	const char *phase;
-	json_t *st;
+	json_t *st, *tried = NULL;
 	long iterations;
 	int rc, attempt;
 
@@ -226,6 +248,22 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 		rc = state_get(job->object, &st, job->generation, err, errlen);
 		if (rc == -1)
 			goto error;
+		/*
+		 * A write that failed in transit and got a precondition
+		 * failure on its retry may have landed: the claim is ours
+		 * when the stored status is the one we wrote. Without this,
+		 * our own owner entry would look alive and block the run.
+		 */
+		if (rc == 0 && tried != NULL && json_equal(st, tried)) {
+			json_decref(tried);
+			tried = NULL;
+			job->status = st;
+			job->round = (long)json_integer_value(json_object_get(
+			    st, "round"));
+			goto started;
+		}
+		json_decref(tried);
+		tried = NULL;
 		if (rc == 1) {
 			if (resume_only)
 				goto busy_or_idle;
@@ -239,9 +277,11 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 				job->round = 1;
 				goto started;
 			}
-			json_decref(st);
-			if (rc == -1)
+			if (rc == -1) {
+				json_decref(st);
 				goto error;
+			}
+			tried = st;
 			continue;
 		}
 		phase = json_string_value(json_object_get(st, "phase"));
@@ -285,12 +325,15 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 			    st, "round"));
 			goto started;
 		}
-		json_decref(st);
-		if (rc == -1)
+		if (rc == -1) {
+			json_decref(st);
 			goto error;
+		}
+		tried = st;
 	}
 	snprintf(err, errlen, "%s keeps changing under us", job->object);
 error:
+	json_decref(tried);
 	measure_job_free(job);
 	return CLAIM_ERROR;
 busy_or_idle:

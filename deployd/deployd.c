@@ -1,8 +1,8 @@
 /*
  * deployd: deploys services to Cloud Run, creates and deletes measure
- * triggers, and answers scale checks from Cloud Monitoring and Cloud
+ *  triggers, and returns scale checks from Cloud Monitoring and Cloud
  * Logging. Every request runs on its own thread because the Google API
- * calls block; the event loop only answers IPC.
+ * calls block; the event loop only serves IPC.
  */
 #include "config.h"
 

@@ -9,7 +9,7 @@
 
 #include "manifest.h"
 
-/* Longest a service deploy may take, in seconds. */
+/* Maximum duration of one service deploy, in seconds. */
 #define DEPLOY_TIMEOUT_S	600
 /* Services deployed at once. */
 #define DEPLOY_PARALLEL		8

@@ -20,7 +20,7 @@
 #include "settings.h"
 #include "timefmt.h"
 
-/* Time Cloud Scheduler waits for /measure to answer; it answers at once. */
+/* Time Cloud Scheduler waits for /measure, which replies at once. */
 #define TRIGGER_ATTEMPT_DEADLINE	"180s"
 
 int

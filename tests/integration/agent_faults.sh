@@ -75,7 +75,7 @@ results_of kill-1 >"$T_DIR/kill.json"
 check "3 samples per service after the kills" [ "$(json 'all(len(r["cold_start"]["samples"]) == 3 for r in d["results"])' <"$T_DIR/kill.json")" = true ]
 check "no sample measured twice after the kills" [ "$(json 'all(len({s["round"] for s in r["cold_start"]["samples"]}) == 3 for r in d["results"])' <"$T_DIR/kill.json")" = true ]
 
-# 3. kill -9 of deployd right after /deploy answered: the next deployd
+# 3. kill -9 of deployd right after /deploy replied: the next deployd
 # resumes the deploy from the stored manifest.
 api POST /deploy "$(deploy_body resume-1 1 '["c-libevent","python"]' 2)" >/dev/null
 pid=$(worker_pid deployd)

@@ -1,6 +1,6 @@
 /*
  * deployd: deploys services to Cloud Run, creates and deletes measure
- *  triggers, and returns scale checks from Cloud Monitoring and Cloud
+ * triggers, and returns scale checks from Cloud Monitoring and Cloud
  * Logging. Every request runs on its own thread because the Google API
  * calls block; the event loop only serves IPC.
  */

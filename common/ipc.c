@@ -661,7 +661,9 @@ ipc_write_all(int fd, const char *buf, size_t len, int64_t deadline)
 	while (len > 0) {
 		if (ipc_wait_fd(fd, POLLOUT, deadline) == -1)
 			return -1;
-		n = write(fd, buf, len);
+		/* A peer that died mid-request must not kill us with SIGPIPE:
+		 * tools call this without ignoring the signal. */
+		n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)

@@ -184,6 +184,40 @@ deployd_work(void *arg)
 	}
 }
 
+/*
+ * Warns when the agent's own Cloud Run service gives it CPU only during
+ * requests: /deploy and /measure reply at once and work afterwards, which
+ * such a service throttles, so the work crawls and its timings are wrong.
+ * K_SERVICE names the service on Cloud Run; elsewhere there is nothing to
+ * check.
+ */
+static void
+deployd_check_cpu(void *arg)
+{
+	const char *self = getenv("K_SERVICE");
+	struct gcp_error gerr;
+	json_t *service, *resources;
+
+	if (self == NULL || self[0] == '\0' || settings_bool(CFG_LOCAL))
+		return;
+	if (run_get_service(self, &service, &gerr) != 0) {
+		log_warnx("cannot read this agent's service %s to check its "
+		    "CPU allocation: %s", self, gerr.message);
+		return;
+	}
+	resources = json_object_get(json_array_get(json_object_get(
+	    json_object_get(service, "template"), "containers"), 0),
+	    "resources");
+	/* cpuIdle absent means true: CPU only during requests. */
+	if (!json_is_false(json_object_get(resources, "cpuIdle")))
+		log_warnx("this agent's service %s allocates CPU only during "
+		    "requests (cpuIdle is not false): work after /deploy and "
+		    "/measure replies will be throttled and timings distorted; "
+		    "deploy the agent with CPU always allocated "
+		    "(--no-cpu-throttling, or cpu_idle = false)", self);
+	json_decref(service);
+}
+
 static void
 deployd_resume_done(void *arg)
 {
@@ -272,6 +306,11 @@ deployd_init(struct event_base *base)
 		    "agent knows the URL its measure trigger calls");
 	if (gcp_init() == -1)
 		return -1;
+	if (ipc_run_in_thread(base, deployd_check_cpu, deployd_resume_done,
+	    NULL) == -1)
+		log_warnx("cannot start the CPU allocation check");
+	else
+		jobs_running++;
 	if (ipc_run_in_thread(base, deploy_resume_all, deployd_resume_done,
 	    NULL) == -1)
 		log_warnx("cannot start the scan for deploys to resume");

@@ -2,9 +2,10 @@
  * Fuzzing harness of the JSON Web Token parser and verifier. The input is
  * a compact token, checked by jwt_verify_token against a fixed JWKS and
  * policy, and also taken apart with jwt_parse, jwt_verify and
- * jwt_check_claims, which must agree with jwt_verify_token. An input that
- * is a JSON object also goes to jwt_check_claims directly, because the
- * claims of a token are reached only through base64url.
+ * jwt_check_claims, which must agree with jwt_verify_token. An input of
+ * three newline-separated parts is also encoded into a token, and an input
+ * that is a JSON object also goes to jwt_check_claims directly, because
+ * the fuzzer rarely turns raw bytes into base64url of valid JSON.
  *
  * The key pair was made once with Python's cryptography package; its
  * private half signed the tokens of corpus/jwt and was then discarded.
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/jwt.h"
 #include "fuzz.h"
@@ -40,6 +42,8 @@ static const char *const issuers[] = {
 /* Clock skew allowed, in seconds, as frontd allows. */
 #define FUZZ_SKEW	10
 
+#define B64URL	sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
 static json_t *jwks;
 
 static void
@@ -63,24 +67,15 @@ check_status(enum jwt_status st)
 	FUZZ_CHECK(strcmp(jwt_strerror(st), "unknown error") != 0);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Verifies a token in one call and step by step, and compares. */
+static void
+check_token(const char *token, size_t size, const struct jwt_policy *policy)
 {
-	const char *token = (const char *)data;
-	struct jwt_policy policy;
 	enum jwt_status st, parsed, verified, checked;
-	json_t *claims = NULL, *obj;
+	json_t *claims = NULL;
 	struct jwt jwt;
 
-	load_jwks();
-	memset(&policy, 0, sizeof(policy));
-	policy.issuers = issuers;
-	policy.issuer_count = sizeof(issuers) / sizeof(issuers[0]);
-	policy.audience = "https://agent.example.invalid";
-	policy.skew = FUZZ_SKEW;
-	policy.now = FUZZ_NOW;
-
-	st = jwt_verify_token(token, size, jwks, &policy, &claims);
+	st = jwt_verify_token(token, size, jwks, policy, &claims);
 	check_status(st);
 	FUZZ_CHECK((st == JWT_OK) == json_is_object(claims));
 	FUZZ_CHECK(st == JWT_OK || claims == NULL);
@@ -100,11 +95,69 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(memcmp(jwt.signing_input, token,
 		    jwt.signing_input_len) == 0);
 		verified = jwt_verify(&jwt, jwks);
-		checked = jwt_check_claims(jwt.claims, &policy);
+		checked = jwt_check_claims(jwt.claims, policy);
 		check_status(verified);
 		check_status(checked);
 		FUZZ_CHECK(st == (verified != JWT_OK ? verified : checked));
 		jwt_clear(&jwt);
+	}
+}
+
+/*
+ * Builds a compact token from an input of three parts separated by the
+ * first two newlines (header JSON, claims JSON, raw signature), so that
+ * the mutations reach the JSON without breaking its base64url form.
+ * Returns NULL for an input with fewer than two newlines.
+ */
+static char *
+encode_parts(const uint8_t *data, size_t size, size_t *len)
+{
+	const uint8_t *part = data, *end = data + size, *nl;
+	size_t n, max, used = 0;
+	char *token;
+	int i;
+
+	max = 3 * sodium_base64_ENCODED_LEN(size, B64URL) + 3;
+	if ((token = malloc(max)) == NULL)
+		return NULL;
+	for (i = 0; i < 3; i++) {
+		nl = i < 2 ? memchr(part, '\n', (size_t)(end - part)) : end;
+		if (nl == NULL) {
+			free(token);
+			return NULL;
+		}
+		n = (size_t)(nl - part);
+		sodium_bin2base64(token + used, max - used, part, n, B64URL);
+		used += strlen(token + used);
+		if (i < 2)
+			token[used++] = '.';
+		part = nl + (i < 2);
+	}
+	*len = used;
+	return token;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *token = (const char *)data;
+	struct jwt_policy policy;
+	char *encoded;
+	size_t len;
+	json_t *obj;
+
+	load_jwks();
+	memset(&policy, 0, sizeof(policy));
+	policy.issuers = issuers;
+	policy.issuer_count = sizeof(issuers) / sizeof(issuers[0]);
+	policy.audience = "https://agent.example.invalid";
+	policy.skew = FUZZ_SKEW;
+	policy.now = FUZZ_NOW;
+
+	check_token(token, size, &policy);
+	if ((encoded = encode_parts(data, size, &len)) != NULL) {
+		check_token(encoded, len, &policy);
+		free(encoded);
 	}
 
 	obj = json_loadb(token, size, JSON_REJECT_DUPLICATES, NULL);

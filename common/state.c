@@ -52,6 +52,9 @@ state_get(const char *object, json_t **data, char *generation, char *err,
 		return -1;
 	}
 	if (!json_is_true(json_object_get(result, "found"))) {
+		/* Callers that treat a missing object as an error report
+		 * err, so it must say so. */
+		snprintf(err, errlen, "%s does not exist", object);
 		json_decref(result);
 		return 1;
 	}

@@ -21,7 +21,7 @@
 #define STATE_REQUEST		"request.json"
 
 /* Returns 0 with *data (and generation, when not NULL) set, 1 when the
- * object does not exist, -1 on error. */
+ * object does not exist (err says so), -1 on error. */
 int	state_get(const char *object, json_t **data, char *generation,
 	    char *err, size_t errlen);
 /*

@@ -165,7 +165,11 @@ deploy_claim(const char *run_id, json_t *request, const char *canonical,
 	json_decref(stored);
 
 	/* The same request again: report the run in its current phase. A deploy that
-	 * stopped before writing its manifest goes on from here. */
+	 * stopped before writing its manifest, or its status right after it,
+	 * goes on from here.
+	 * NOTE: a second identical /deploy that arrives between the two
+	 * writes of a deploy in progress deploys too; service creation is
+	 * idempotent, and the last status written wins. */
 	state_run_object(mobject, sizeof(mobject), run_id,
 	    STATE_DEPLOY_MANIFEST);
 	state_run_object(sobject, sizeof(sobject), run_id,
@@ -176,7 +180,12 @@ deploy_claim(const char *run_id, json_t *request, const char *canonical,
 	if (rc == -1)
 		return -1;
 	phase = "deploying";
-	if (state_get(sobject, &status, NULL, err, errlen) == 0) {
+	rc = state_get(sobject, &status, NULL, err, errlen);
+	if (rc == 1) {
+		json_decref(manifest);
+		return 0;
+	}
+	if (rc == 0) {
 		if (json_string_value(json_object_get(status, "phase")))
 			phase = json_string_value(json_object_get(status,
 			    "phase"));
@@ -475,7 +484,9 @@ deploy_services(void *arg)
 	pthread_t threads[DEPLOY_PARALLEL];
 	size_t i, n = job->plan.count < DEPLOY_PARALLEL ? job->plan.count :
 	    DEPLOY_PARALLEL, started = 0;
-	json_int_t completed;
+	json_int_t completed = 0, failed = 0;
+	json_t *service, *progress;
+	const char *status;
 	char err[512];
 
 	for (i = 0; i < n; i++)
@@ -487,8 +498,20 @@ deploy_services(void *arg)
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 
-	completed = json_integer_value(json_object_get(json_object_get(
-	    job->status, "progress"), "completed"));
+	/* Counted from the manifest, which each service's outcome reaches
+	 * before the status does: a deploy resumed after a crash between
+	 * the two writes skips a service whose count the status lacks. */
+	json_array_foreach(json_object_get(job->manifest, "services"), i,
+	    service) {
+		status = json_string_value(json_object_get(service, "status"));
+		if (status != NULL && strcmp(status, "deployed") == 0)
+			completed++;
+		else if (status != NULL && strcmp(status, "failed") == 0)
+			failed++;
+	}
+	progress = json_object_get(job->status, "progress");
+	json_object_set_new(progress, "completed", json_integer(completed));
+	json_object_set_new(progress, "failed", json_integer(failed));
 	json_object_set_new(job->status, "phase", json_string(completed > 0 ?
 	    "waiting" : "failed"));
 	json_object_set_new(job->status, "completed_at", deploy_now());

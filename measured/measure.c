@@ -53,11 +53,18 @@ measure_now_json(void)
 	return json_string(timefmt_now(now, sizeof(now)));
 }
 
+/* Builds the owner entry of a claim. "claim" numbers the claims of this
+ * process, so that two claims made within one millisecond still differ
+ * and a claim can tell its own write from another's. */
 static json_t *
 measure_owner(void)
 {
-	return json_pack("{s:s, s:I, s:o}", "instance", settings_instance_id(),
-	    "pid", (json_int_t)getpid(), "heartbeat_at", measure_now_json());
+	static unsigned long claims;
+
+	return json_pack("{s:s, s:I, s:o, s:I}", "instance",
+	    settings_instance_id(), "pid", (json_int_t)getpid(),
+	    "heartbeat_at", measure_now_json(), "claim", (json_int_t)
+	    __atomic_add_fetch(&claims, 1, __ATOMIC_RELAXED));
 }
 
 long
@@ -451,12 +458,17 @@ measure_wait_deploy(struct measure_job *job, char *err, size_t errlen)
 	const char *phase;
 	json_t *st;
 	long waited;
+	int rc;
 
 	state_run_object(object, sizeof(object), job->run_id,
 	    STATE_DEPLOY_STATUS);
 	for (waited = 0; waited <= MEASURE_DEPLOY_WAIT_S; waited += 2) {
-		if (state_get(object, &st, NULL, err, errlen) != 0)
+		/* A deploy whose first writes failed half-way has a manifest
+		 * but no status until /deploy is repeated: wait for it. */
+		if ((rc = state_get(object, &st, NULL, err, errlen)) == -1)
 			return -1;
+		if (rc == 1)
+			st = json_pack("{s:s}", "phase", "deploying");
 		phase = json_string_value(json_object_get(st, "phase"));
 		if (phase == NULL || strcmp(phase, "deploying") != 0) {
 			json_decref(st);
@@ -767,6 +779,21 @@ measure_end_round(struct measure_job *job)
 		return;
 	}
 	delay = measure_round_delay(job);
+	/*
+	 * The trigger comes before the status: after a crash between the
+	 * two, the run is still measuring under a dead owner, and the next
+	 * measured resumes it, whereas a run left waiting without a trigger
+	 * would wait for ever. A trigger that fires before the status is
+	 * written finds this job running, which claims the run again when
+	 * it ends.
+	 * NOTE: with a round delay near 0 and several agent instances, the
+	 * trigger may reach another instance before the write; that one
+	 * sees a live owner and answers measuring, and the run waits for the
+	 * next /measure.
+	 */
+	log_info("run %s: round %ld done; next round in %ld s", job->run_id,
+	    job->round, delay);
+	measure_schedule_next(job, delay);
 	pthread_mutex_lock(&job->lock);
 	json_object_set_new(job->status, "phase", json_string("waiting"));
 	json_object_set_new(job->status, "next_round_at", json_string(
@@ -774,11 +801,6 @@ measure_end_round(struct measure_job *job)
 	json_object_set_new(job->status, "current_service", json_null());
 	json_object_set_new(job->status, "owner", json_null());
 	pthread_mutex_unlock(&job->lock);
-	if (measure_write(job) != 0)
-		return;
-	log_info("run %s: round %ld done; next round in %ld s", job->run_id,
-	    job->round, delay);
-	measure_schedule_next(job, delay);
 	measure_write(job);
 }
 

@@ -892,6 +892,10 @@ engine_next(struct conn *c)
 		return;
 	}
 	eng->idle[eng->nidle++] = c;
+	/* While due requests waited for a connection, the tick was armed
+	 * for the drain deadline; now that they are sent, it must wait for
+	 * the next due time instead. */
+	arm_tick(eng, now);
 }
 
 /* Ends the warm-up: every connection has had its first request. */

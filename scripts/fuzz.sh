@@ -57,10 +57,10 @@ if [ ! -x configure ] || [ configure.ac -nt configure ]; then
 fi
 mkdir -p "$BUILD"
 cd "$BUILD"
+FUZZ_CFLAGS='-O1 -g -fno-omit-frame-pointer'
+FUZZ_CFLAGS="$FUZZ_CFLAGS -fsanitize=fuzzer-no-link,address,undefined"
 if [ ! -f Makefile ] || [ "$TOP/configure" -nt Makefile ]; then
-	CC=clang \
-	CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined' \
-	LDFLAGS='-fsanitize=address,undefined' \
+	CC=clang CFLAGS=$FUZZ_CFLAGS LDFLAGS='-fsanitize=address,undefined' \
 	    "$TOP/configure" -q --enable-fuzzing
 fi
 programs=
@@ -73,7 +73,7 @@ make -j2 $programs
 # Maximum input length of each harness, in bytes: room for a typical input
 # of its kind (a request body, a 1 KiB token, a vector file, a manifest),
 # and small enough to keep executions fast. Inputs near the size limits
-# (8 MiB frames, 8 KiB tokens) are left to the unit tests.
+# (8 MiB frames, 8 KiB tokens) are not fuzzed.
 max_len()
 {
 	case $1 in

@@ -51,18 +51,21 @@ struct child {
 	struct event	*restart_timer;
 	struct ipc_client *client;
 	int		 ready;
-	int		 stop_last;	/* SIGTERM after the other workers */
+	int		 stop_stage;	/* SIGTERM once earlier stages exited */
 };
 
 /*
- * On a stop, stated and localcloud get SIGTERM only once the other workers
- * have exited: measured and deployd store their progress through them while
- * they shut down.
+ * On a stop, workers get SIGTERM in stages, each once every worker of the
+ * earlier stages has exited, because a stopping worker stores its progress
+ * through the later ones: measured asks deployd for scale checks and
+ * stated for writes, deployd writes through stated, and stated writes to
+ * localcloud in local mode.
  */
+#define STOP_STAGES	3
 static struct child children[] = {
-	{ .name = "localcloud", .local_only = 1, .stop_last = 1 },
-	{ .name = "stated", .ipc = 1, .stop_last = 1 },
-	{ .name = "deployd", .ipc = 1 },
+	{ .name = "localcloud", .local_only = 1, .stop_stage = 2 },
+	{ .name = "stated", .ipc = 1, .stop_stage = 2 },
+	{ .name = "deployd", .ipc = 1, .stop_stage = 1 },
 	{ .name = "measured", .ipc = 1 },
 	{ .name = "frontd", .ipc = 1 },
 };
@@ -71,7 +74,7 @@ static struct child children[] = {
 static struct event_base *base;
 static struct event *ready_timer, *kill_timer;
 static int stopping;
-static int stopping_last;	/* the stop_last workers got SIGTERM */
+static int stop_stage;		/* the last stage that got SIGTERM */
 static int exit_status;
 static int all_ready;
 
@@ -206,21 +209,24 @@ kill_descendants(int sig)
 	closedir(dir);
 }
 
-/* Sends SIGTERM to the stop_last workers once the others have exited. */
+/* Sends SIGTERM to the next stop stages whose earlier stages have all
+ * exited. */
 static void
-stop_last_children(void)
+stop_next_stages(void)
 {
 	size_t i;
 
-	if (stopping_last)
-		return;
-	for (i = 0; i < NCHILDREN; i++)
-		if (!children[i].stop_last && children[i].pid > 0)
-			return;
-	stopping_last = 1;
-	for (i = 0; i < NCHILDREN; i++)
-		if (children[i].pid > 0)
-			kill(children[i].pid, SIGTERM);
+	while (stop_stage < STOP_STAGES - 1) {
+		for (i = 0; i < NCHILDREN; i++)
+			if (children[i].pid > 0 &&
+			    children[i].stop_stage <= stop_stage)
+				return;
+		stop_stage++;
+		for (i = 0; i < NCHILDREN; i++)
+			if (children[i].pid > 0 &&
+			    children[i].stop_stage == stop_stage)
+				kill(children[i].pid, SIGTERM);
+	}
 }
 
 static void
@@ -240,10 +246,11 @@ stop_children(int status)
 	for (i = 0; i < NCHILDREN; i++) {
 		if (children[i].restart_timer != NULL)
 			evtimer_del(children[i].restart_timer);
-		if (children[i].pid > 0 && !children[i].stop_last)
+		if (children[i].pid > 0 && children[i].stop_stage == 0)
 			kill(children[i].pid, SIGTERM);
 	}
-	stop_last_children();
+	stop_stage = 0;
+	stop_next_stages();
 	evtimer_add(kill_timer, &grace);
 	if (children_alive() == 0)
 		event_base_loopexit(base, NULL);
@@ -333,7 +340,7 @@ on_sigchld(evutil_socket_t fd, short events, void *arg)
 		/* Other pids are orphans reparented to us: reaped. */
 	}
 	if (stopping)
-		stop_last_children();
+		stop_next_stages();
 	if (stopping && children_alive() == 0)
 		event_base_loopexit(base, NULL);
 }

@@ -226,11 +226,12 @@ cat >"$T_DIR/table" <<'EOF'
 EOF
 
 rows=$(grep -c '^[0-9]' "$T_DIR/table")
-# Debian's python3 starts in a tenth of the time of a pyenv shim, which
-# matters at three runs per row; the scripts need only the standard library.
+# Debian's python3 starts in a tenth of the time of a pyenv shim, and the
+# test runs Python three times per row. The scripts need only the standard
+# library.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-t_plan $((rows + 9))
+t_plan $((rows + 12))
 
 if ! start_agent; then
 	fail "agent healthy in local mode"
@@ -419,7 +420,19 @@ check "scheme name bearer is case-insensitive ($code)" [ "$code" = 200 ]
 check "frontd kept its pid ($FRONTD_PID)" \
     [ "${FRONTD_PID:-none}" = "$(worker_pid frontd)" ]
 check "no worker restarted" sh -c "! grep -q 'restarting ' '$AGENT_LOG'"
+# The signature is the part of a token that no one else can make up.
+check "no token in the agent's log" \
+    sh -c "! grep -qF '${TOKEN##*.}' '$AGENT_LOG'"
 check "no state object was written" [ -z "$(lc_objects runs/)" ]
 check "no run was indexed" [ -z "$(lc_objects agent/)" ]
 check "no service was created" [ -z "$(lc_services)" ]
 check "no scheduler job was created" [ -z "$(lc_jobs)" ]
+
+# A sanitizer build reports leaks when a worker exits: stop the agent here
+# so that the test reads the reports.
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+rc=$?
+check "agent stops on SIGTERM (status $rc)" [ "$rc" = 0 ]
+check "no sanitizer report in the log" \
+    sh -c "! grep -q 'Sanitizer' '$AGENT_LOG'"

@@ -1,0 +1,11 @@
+# Agent API tests beyond the main flow: malformed requests, worker kills
+# and SIGTERM with a restart, and load on the API during a measure.
+# agent_load.sh reads LOAD_SECONDS (default 10); LOAD_SECONDS=60 is the run
+# recorded in docs/BENCHMARKS.md.
+TESTS += tests/integration/agent_malformed.sh
+EXTRA_DIST += tests/integration/agent_malformed.sh
+TESTS += tests/integration/agent_chaos.sh
+EXTRA_DIST += tests/integration/agent_chaos.sh
+TESTS += tests/integration/agent_load.sh
+EXTRA_DIST += tests/integration/agent_load.sh
+EXTRA_DIST += docs/SECURITY.md

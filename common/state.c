@@ -53,7 +53,7 @@ state_get(const char *object, json_t **data, char *generation, char *err,
 	}
 	if (!json_is_true(json_object_get(result, "found"))) {
 		/* Callers that treat a missing object as an error report
-		 * err, so it must say so. */
+		 * err, so err names the object. */
 		snprintf(err, errlen, "%s does not exist", object);
 		json_decref(result);
 		return 1;

@@ -787,9 +787,9 @@ measure_end_round(struct measure_job *job)
 	 * written finds this job running, which claims the run again when
 	 * it ends.
 	 * NOTE: with a round delay near 0 and several agent instances, the
-	 * trigger may reach another instance before the write; that one
-	 * sees a live owner and answers measuring, and the run waits for the
-	 * next /measure.
+	 * trigger may reach another instance before the write. That
+	 * instance finds a live owner and replies measuring, and the run
+	 * waits for the next /measure.
 	 */
 	log_info("run %s: round %ld done; next round in %ld s", job->run_id,
 	    job->round, delay);

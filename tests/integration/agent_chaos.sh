@@ -150,18 +150,34 @@ run_ended_well()
 	phase=$(cat "$T_DIR/$1.phase")
 	[ "$phase" = completed ] && return 0
 	[ "$phase" = failed ] || return 1
-	api GET "/status/$1" | json 'len(d["errors"]) > 0 and all(e.get("phase")
-	    in ("discovery", "scale_to_zero", "contract_validation",
-	    "cold_start", "warm_requests", "internal") for e in d["errors"])' |
-	    grep -qx true
+	for _ in 1 2 3 4 5; do
+		code=$(curl -sS -o "$T_DIR/$1.status" -w '%{http_code}' \
+		    --max-time 30 -H "Authorization: Bearer $TOKEN" \
+		    "$API/status/$1" 2>"$T_DIR/$1.curl")
+		[ "$code" = 200 ] && break
+		sleep 1
+	done
+	if [ "$code" != 200 ]; then
+		echo "# $1: GET /status answered $code $(cat "$T_DIR/$1.curl")"
+		return 1
+	fi
+	"$PY" - "$T_DIR/$1.status" <<'PY'
+import json, sys
+
+phases = ("discovery", "scale_to_zero", "contract_validation",
+          "cold_start", "warm_requests", "internal")
+errors = json.load(open(sys.argv[1]))["errors"]
+if not errors or any(e.get("phase") not in phases for e in errors):
+    sys.exit("# errors do not name a phase: %s" % json.dumps(errors))
+PY
 }
 
+# The last kill may have hit a moment ago.
+check "agent healthy after the kills" wait_for 30 agent_healthy
 while read -r run impl iterations victim delay; do
 	check "$run ($impl, $victim killed at +$delay ms) ended: $(cat "$T_DIR/$run.phase")" \
 	    run_ended_well "$run"
 done <"$T_DIR/plan"
-
-check "agent healthy after the kills" wait_for 30 agent_healthy
 
 # 2. Every object under runs/ and agent/ parses as JSON.
 lc_objects runs/ >"$T_DIR/objects"

@@ -127,6 +127,16 @@ static const struct setting setting_table[CFG_COUNT] = {
 	[CFG_RESTART_WINDOW] = { "restart-window",
 	    "SUPERVISOR_RESTART_WINDOW", SETTING_INT, "60", 1, 86400,
 	    "seconds over which worker deaths are counted" },
+	/* auto by default: the warm-request timings are what the agent is
+	 * for, and a worker or a local service that preempts the engine's
+	 * thread adds its run time to the latencies. measured needs one CPU,
+	 * because the engine is one thread. With one CPU allowed, auto does
+	 * nothing. */
+	[CFG_MEASURE_CPU] = { "measure-cpu", "MEASURE_CPU", SETTING_STRING,
+	    "auto", 0, 0, "CPU reserved for measured: auto (the last CPU of "
+	    "the affinity mask, when it has two or more), a CPU number, or "
+	    "off; the other workers, localcloud and its services get the "
+	    "remaining CPUs" },
 	[CFG_SOCKET] = { "socket", "PERF_AGENT_SOCKET", SETTING_STRING, "",
 	    0, 0, "socket path of a worker started by hand (default "
 	    "RUNTIME_DIR/NAME.sock); never passed on to children" },

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,15 @@ static int stop_stage;		/* the last stage that got SIGTERM */
 static int exit_status;
 static int all_ready;
 
+/* Values of MEASURE_CPU besides a CPU number. */
+#define PIN_AUTO	(-1)
+#define PIN_OFF		(-2)
+/* CPU sets of measured and of every other child, applied after fork when
+ * pinning is set. localcloud's instances inherit other_cpus, because
+ * localcloud picks their CPUs from its own affinity mask. */
+static cpu_set_t measure_cpus, other_cpus;
+static int pinning;
+
 static int
 child_enabled(const struct child *c)
 {
@@ -101,6 +111,22 @@ child_program(const struct child *c, char *buf, size_t size)
 	return -1;
 }
 
+/* Runs in the child before exec: a worker whose CPU set cannot be applied
+ * runs unpinned, because it still works there. Async-signal-safe calls
+ * only. */
+static void
+child_pin(const cpu_set_t *cpus)
+{
+	static const char msg[] = "perf-agent: cannot set the CPU affinity "
+	    "of a worker; it runs unpinned\n";
+	ssize_t n;
+
+	if (sched_setaffinity(0, sizeof(*cpus), cpus) == -1) {
+		n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)n;
+	}
+}
+
 static void
 child_start(struct child *c)
 {
@@ -109,6 +135,7 @@ child_start(struct child *c)
 	static char flag_impl[] = "--implementations";
 	char program[PATH_MAX], port[16], idle[16], data[PATH_MAX];
 	char impl[PATH_MAX];
+	const cpu_set_t *cpus = NULL;
 	char *argv[12];
 	int argc = 0;
 	pid_t pid;
@@ -139,12 +166,17 @@ child_start(struct child *c)
 		argv[argc++] = impl;
 	}
 	argv[argc] = NULL;
+	if (pinning)
+		cpus = strcmp(c->name, "measured") == 0 ? &measure_cpus :
+		    &other_cpus;
 
 	switch (pid = fork()) {
 	case -1:
 		log_warn("cannot start %s", c->name);
 		return;
 	case 0:
+		if (cpus != NULL)
+			child_pin(cpus);
 		execv(program, argv);
 		fprintf(stderr, "perf-agent: cannot run %s: %s\n", program,
 		    strerror(errno));
@@ -451,6 +483,107 @@ configure_local(void)
 	setenv("PERF_AGENT_BUILDDIR", settings_libexec_dir(), 0);
 }
 
+/* Parses MEASURE_CPU into a CPU number, PIN_AUTO or PIN_OFF; returns -1
+ * when it is none of them. */
+static int
+pin_parse(const char *value, long *cpu)
+{
+	char *end;
+
+	if (strcmp(value, "auto") == 0) {
+		*cpu = PIN_AUTO;
+		return 0;
+	}
+	if (strcmp(value, "off") == 0) {
+		*cpu = PIN_OFF;
+		return 0;
+	}
+	if (value[0] < '0' || value[0] > '9')
+		return -1;
+	errno = 0;
+	*cpu = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || *cpu >= CPU_SETSIZE)
+		return -1;
+	return 0;
+}
+
+/* Writes a CPU set as a list such as "0-3,6", as in /proc/PID/status. */
+static void
+cpu_list(const cpu_set_t *set, char *buf, size_t size)
+{
+	size_t len = 0;
+	int cpu, last;
+
+	buf[0] = '\0';
+	for (cpu = 0; cpu < CPU_SETSIZE && len < size; cpu++) {
+		if (!CPU_ISSET(cpu, set))
+			continue;
+		for (last = cpu; last + 1 < CPU_SETSIZE &&
+		    CPU_ISSET(last + 1, set); last++)
+			;
+		if (last == cpu)
+			len += snprintf(buf + len, size - len, "%s%d",
+			    len > 0 ? "," : "", cpu);
+		else
+			len += snprintf(buf + len, size - len, "%s%d-%d",
+			    len > 0 ? "," : "", cpu, last);
+		cpu = last;
+	}
+}
+
+/*
+ * Chooses the CPU sets of the children from MEASURE_CPU and the affinity
+ * mask the supervisor started with, and logs the choice. measured gets one
+ * CPU and every other child the rest, so that no worker, localcloud or
+ * local service under test preempts the engine's thread. Pinning is
+ * skipped, with a log line, when one CPU is allowed or when the requested
+ * CPU is not in the mask.
+ */
+static void
+pin_plan(long want)
+{
+	char allowed_list[256], other_list[256];
+	cpu_set_t allowed;
+	int cpu;
+
+	if (want == PIN_OFF) {
+		log_info("MEASURE_CPU=off: the workers are not pinned");
+		return;
+	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == -1) {
+		log_warn("cannot read the CPU affinity mask; the workers are "
+		    "not pinned");
+		return;
+	}
+	cpu_list(&allowed, allowed_list, sizeof(allowed_list));
+	if (CPU_COUNT(&allowed) < 2) {
+		log_info("one CPU allowed (%s): measured is not pinned and "
+		    "shares it with the other workers", allowed_list);
+		return;
+	}
+	/* auto takes the last CPU: interrupts and housekeeping tend to
+	 * land on the first ones. */
+	if (want == PIN_AUTO)
+		for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &allowed))
+				want = cpu;
+	if (!CPU_ISSET(want, &allowed)) {
+		log_warnx("MEASURE_CPU=%ld is not in the CPU affinity mask "
+		    "(%s); the workers run unpinned. Set MEASURE_CPU to one "
+		    "of those CPUs, auto or off", want, allowed_list);
+		return;
+	}
+	CPU_ZERO(&measure_cpus);
+	CPU_SET(want, &measure_cpus);
+	other_cpus = allowed;
+	CPU_CLR(want, &other_cpus);
+	pinning = 1;
+	cpu_list(&other_cpus, other_list, sizeof(other_list));
+	log_info("measured pinned to CPU %ld; the other workers%s on CPUs %s",
+	    want, settings_bool(CFG_LOCAL) ? ", localcloud and the services "
+	    "it starts" : "", other_list);
+}
+
 /* Gives this agent instance an id, so that its workers can tell their own
  * claims from those of other instances. */
 static void
@@ -479,6 +612,7 @@ main(int argc, char **argv)
 	struct timeval now = { 0, 0 };
 	enum log_format format;
 	char path[256];
+	long measure_cpu;
 	size_t i;
 
 	settings_load(argc, argv, "perf-agent", "Runs the perf-agent workers "
@@ -487,6 +621,13 @@ main(int argc, char **argv)
 	if (log_format_parse(settings_str(CFG_LOG_FORMAT), &format) == -1) {
 		fprintf(stderr, "perf-agent: invalid LOG_FORMAT \"%s\": use "
 		    "json, text or auto\n", settings_str(CFG_LOG_FORMAT));
+		return 2;
+	}
+	if (pin_parse(settings_str(CFG_MEASURE_CPU), &measure_cpu) == -1) {
+		fprintf(stderr, "perf-agent: invalid MEASURE_CPU "
+		    "(--measure-cpu) \"%.100s\": use auto, off or a CPU "
+		    "number from 0 to %d\n",
+		    settings_str(CFG_MEASURE_CPU), CPU_SETSIZE - 1);
 		return 2;
 	}
 	log_init("supervisor", format, settings_bool(CFG_DEBUG));
@@ -523,6 +664,7 @@ main(int argc, char **argv)
 	log_info("perf-agent %s starting (%s mode, runtime folder %s)",
 	    PACKAGE_VERSION, settings_bool(CFG_LOCAL) ? "local" : "cloud",
 	    settings_runtime_dir());
+	pin_plan(measure_cpu);
 	for (i = 0; i < NCHILDREN; i++) {
 		struct child *c = &children[i];
 

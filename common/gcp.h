@@ -174,11 +174,12 @@ int	logging_request_instances(const char *service, time_t since,
  * seconds before they expire (at half their lifetime when that is shorter
  * than twice the margin). They never reach a log line.
  * metadata_access_token fails with INVALID_ARGUMENT when buf is too small;
- * *token of metadata_identity_token is malloc'd.
+ * *token of metadata_identity_token is malloc'd, and it is fetched anew
+ * when the cached one expires in less than min_valid_s seconds.
  */
 int	metadata_access_token(char *buf, size_t size, struct gcp_error *);
-int	metadata_identity_token(const char *audience, char **token,
-	    struct gcp_error *);
+int	metadata_identity_token(const char *audience, long min_valid_s,
+	    char **token, struct gcp_error *);
 int	metadata_project_id(char *buf, size_t size, struct gcp_error *);
 
 /*

@@ -33,6 +33,7 @@ struct gcp_id_token {
 	char	*audience;
 	char	*token;
 	int64_t	 refresh_ms;	/* CLOCK_MONOTONIC; fetch again from here */
+	int64_t	 expiry_ms;	/* CLOCK_MONOTONIC */
 	int64_t	 used_ms;
 };
 
@@ -304,7 +305,7 @@ done:
 }
 
 int
-metadata_identity_token(const char *audience, char **token,
+metadata_identity_token(const char *audience, long min_valid_s, char **token,
     struct gcp_error *err)
 {
 	struct gcp_id_token *e;
@@ -321,7 +322,8 @@ metadata_identity_token(const char *audience, char **token,
 	pthread_mutex_lock(&gcp_token_lock);
 	e = gcp_id_slot(audience, &found);
 	now = gcp_now_ms();
-	if (found && now < e->refresh_ms) {
+	if (found && now < e->refresh_ms &&
+	    e->expiry_ms - now >= (int64_t)min_valid_s * 1000) {
 		e->used_ms = now;
 		if ((*token = strdup(e->token)) == NULL)
 			gcp_nomem(err);
@@ -347,6 +349,8 @@ metadata_identity_token(const char *audience, char **token,
 	e->token = fresh;
 	fresh = NULL;
 	e->refresh_ms = gcp_refresh_at(now, lifetime);
+	e->expiry_ms = now + (lifetime > GCP_LIFETIME_MAX ? GCP_LIFETIME_MAX :
+	    lifetime) * 1000;
 	e->used_ms = now;
 done:
 	pthread_mutex_unlock(&gcp_token_lock);

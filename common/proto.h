@@ -59,7 +59,7 @@ enum msg_type {
 	MSG_UNSCHEDULE = 203,	/* {run_id} -> {deleted} */
 	MSG_SCALE_STATE = 204,	/* {service_name, since} -> {instances,
 				   serving_instances: [id]} */
-	MSG_ID_TOKEN = 205,	/* {audience} -> {token} */
+	MSG_ID_TOKEN = 205,	/* {audience, min_valid_s?} -> {token} */
 
 	/*
 	 * 300-399: measured, the measurement engine.

@@ -152,6 +152,10 @@ static const struct setting setting_table[CFG_COUNT] = {
 	    SETTING_INT, "300", 1, 3600, "seconds of Cloud Monitoring "
 	    "samples that must all show zero instances before a cold sample; "
 	    "the metric lags minutes (local mode: 2)" },
+	[CFG_PUBLIC_SERVICES] = { "public-services", "PUBLIC_SERVICES",
+	    SETTING_BOOL, "0", 0, 1, "grant allUsers the Cloud Run invoker "
+	    "role on each deployed service and call them without an identity "
+	    "token (default: private services, called with an ID token)" },
 };
 
 /* Effective values; NULL means the default. */

@@ -122,11 +122,18 @@ deployd_scale_state(struct deployd_job *job, json_t *body)
 	    (json_int_t)idle, "served", served ? served : json_array());
 }
 
+/* Maximum validity a caller may request, in seconds. Google's ID tokens
+ * last an hour. */
+#define DEPLOYD_TOKEN_VALID_MAX	3300
+
+/* Replies to {audience, min_valid_s?} with an ID token that stays valid
+ * for min_valid_s more seconds (default 0). */
 static void
 deployd_id_token(struct deployd_job *job, json_t *body)
 {
 	const char *audience = json_string_value(json_object_get(body,
 	    "audience"));
+	json_t *min_valid = json_object_get(body, "min_valid_s");
 	struct gcp_error gerr;
 	char *token;
 
@@ -136,13 +143,24 @@ deployd_id_token(struct deployd_job *job, json_t *body)
 		    "required");
 		return;
 	}
-	if (metadata_identity_token(audience, &token, &gerr) == -1) {
+	if (min_valid != NULL && (!json_is_integer(min_valid) ||
+	    json_integer_value(min_valid) < 0 ||
+	    json_integer_value(min_valid) > DEPLOYD_TOKEN_VALID_MAX)) {
+		snprintf(job->code, sizeof(job->code), "invalid");
+		snprintf(job->err, sizeof(job->err), "field min_valid_s must "
+		    "be an integer from 0 to %d seconds",
+		    DEPLOYD_TOKEN_VALID_MAX);
+		return;
+	}
+	if (metadata_identity_token(audience, (long)json_integer_value(
+	    min_valid), &token, &gerr) == -1) {
 		snprintf(job->code, sizeof(job->code), "unavailable");
 		snprintf(job->err, sizeof(job->err), "identity token: %s",
 		    gerr.message);
 		return;
 	}
 	job->reply = json_pack("{s:s}", "token", token);
+	explicit_bzero(token, strlen(token));
 	free(token);
 }
 

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,16 @@ fail:
 	return NULL;
 }
 
+/* libcurl's progress callback: a non-zero return aborts the transfer. It
+ * runs at least once a second while the request waits. */
+static int
+abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return *(const volatile int *)arg != 0;
+}
+
 /* Sets the request options: fresh connection, no reuse, no delay. */
 static int
 set_options(CURL *curl, const struct cold_request *req,
@@ -132,6 +143,11 @@ set_options(CURL *curl, const struct cold_request *req,
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	if (req->cafile != NULL)
 		SET(CURLOPT_CAINFO, req->cafile);
+	if (req->stop != NULL) {
+		SET(CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+		SET(CURLOPT_XFERINFODATA, (void *)(uintptr_t)req->stop);
+		SET(CURLOPT_NOPROGRESS, 0L);
+	}
 	if (strcmp(method, "HEAD") == 0)
 		SET(CURLOPT_NOBODY, 1L);
 	else if (req->body != NULL) {

@@ -27,6 +27,7 @@ struct cold_request {
 	int64_t		  timeout_ns;		/* whole request; 0: 30 s */
 	size_t		  body_max;		/* 0: COLD_BODY_MAX_DEFAULT */
 	int		  expect_status;	/* 0: any status succeeds */
+	const volatile int *stop;		/* non-zero aborts; NULL: never */
 };
 
 /*

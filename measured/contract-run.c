@@ -33,6 +33,7 @@ struct options {
 	const char	*secret_file;
 	const char	*public_key_out;
 	const char	*env_out;
+	const char	*token_file;
 	long		 timeout_ms;
 	int		 debug;
 };
@@ -56,6 +57,9 @@ usage(FILE *out)
 "  --cafile FILE          PEM CA bundle to verify an https service with\n"
 "  --timeout-ms MS        timeout of each request in milliseconds\n"
 "                         (default %d, at most %d)\n"
+"  --token-file FILE      send the ID token in FILE as Authorization: Bearer,\n"
+"                         for a private Cloud Run service (for example from\n"
+"                         gcloud auth print-identity-token)\n"
 "  --secret-file FILE     take the per-run secret from FILE, as hex, instead\n"
 "                         of generating a new one; for discord-webhook the\n"
 "                         32-byte Ed25519 seed as 64 hex characters. For\n"
@@ -103,6 +107,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "secret-file",	required_argument, NULL, 's' },
 		{ "public-key-out",	required_argument, NULL, 'p' },
 		{ "env-out",		required_argument, NULL, 'e' },
+		{ "token-file",		required_argument, NULL, 'k' },
 		{ "debug",		no_argument,	   NULL, 'd' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -118,6 +123,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case 's': o->secret_file = optarg; break;
 		case 'p': o->public_key_out = optarg; break;
 		case 'e': o->env_out = optarg; break;
+		case 'k': o->token_file = optarg; break;
 		case 'd': o->debug = 1; break;
 		case 'T':
 			if (parse_timeout(optarg, &o->timeout_ms) == -1) {
@@ -230,17 +236,61 @@ write_env_files(const struct options *o, json_t *env)
 	return 0;
 }
 
+/* Reads an ID token from path into an "Authorization: Bearer" line. The
+ * file holds one line of visible ASCII and may end with a line feed. */
+static int
+read_token(const char *path, char *line, size_t size)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	size_t len, i;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		log_warn("--token-file %s", path);
+		return -1;
+	}
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	len = fread(line + sizeof(prefix) - 1, 1, size - sizeof(prefix), f);
+	if (ferror(f) || !feof(f)) {
+		log_warnx("--token-file %s: unreadable or longer than %zu bytes",
+		    path, size - sizeof(prefix) - 1);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	len += sizeof(prefix) - 1;
+	while (len > sizeof(prefix) - 1 && (line[len - 1] == '\n' ||
+	    line[len - 1] == '\r'))
+		len--;
+	line[len] = '\0';
+	for (i = sizeof(prefix) - 1; i < len; i++)
+		if (line[i] <= ' ' || line[i] > '~')
+			break;
+	if (len == sizeof(prefix) - 1 || i < len) {
+		log_warnx("--token-file %s: not one line of visible ASCII; "
+		    "write the token alone into the file", path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Loads the vectors, runs them, prints the report and returns the exit
  * status. */
 static int
 run(const struct options *o, const struct servicetype *type, void *state)
 {
-	struct contract_options copts = { o->url, o->cafile, o->timeout_ms };
-	char err[VECTORS_ERROR_MAX];
+	struct contract_options copts = { o->url, o->cafile, o->timeout_ms,
+	    NULL, NULL };
+	char err[VECTORS_ERROR_MAX], auth[8192];
 	struct vector_set *set;
 	json_t *report;
 	int status;
 
+	if (o->token_file != NULL) {
+		if (read_token(o->token_file, auth, sizeof(auth)) == -1)
+			return EXIT_USAGE;
+		copts.extra_header = auth;
+	}
 	if ((set = vectors_load(o->vectors, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;

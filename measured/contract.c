@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,7 @@ append_line(struct curl_slist **list, const char *line)
 
 /* Builds the request header list for libcurl, dropping its defaults. */
 static struct curl_slist *
-build_headers(const struct servicetype_request *req)
+build_headers(const struct servicetype_request *req, const char *extra)
 {
 	char line[SERVICETYPE_HEADER_NAME_MAX + SERVICETYPE_HEADER_VALUE_MAX + 2];
 	struct curl_slist *list = NULL;
@@ -202,7 +203,18 @@ build_headers(const struct servicetype_request *req)
 		return NULL;
 	if (append_line(&list, "Expect:") == -1)
 		return NULL;
+	if (extra != NULL && append_line(&list, extra) == -1)
+		return NULL;
 	return list;
+}
+
+/* libcurl's progress callback: a non-zero return aborts the request. */
+static int
+abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return *(const volatile int *)arg != 0;
 }
 
 /* Sets the options of one request on the reset handle. */
@@ -239,6 +251,12 @@ setup_request(struct run *r, struct curl_slist *headers, char *url)
 	if (r->opts->cafile != NULL &&
 	    curl_easy_setopt(c, CURLOPT_CAINFO, r->opts->cafile) != CURLE_OK)
 		return -1;
+	if (r->opts->stop != NULL && (curl_easy_setopt(c,
+	    CURLOPT_XFERINFOFUNCTION, abort_on_stop) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_XFERINFODATA,
+	    (void *)(uintptr_t)r->opts->stop) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK))
+		return -1;
 	if (has_body && (curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)req->body_len) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body) != CURLE_OK))
@@ -267,7 +285,7 @@ send_request(struct run *r)
 
 	snprintf(url, sizeof(url), "%s%s", r->base, r->req->path);
 	curl_easy_reset(r->curl);
-	if ((headers = build_headers(r->req)) == NULL ||
+	if ((headers = build_headers(r->req, r->opts->extra_header)) == NULL ||
 	    setup_request(r, headers, url) == -1) {
 		snprintf(resp->error, sizeof(resp->error), "could not set up "
 		    "the request in libcurl");
@@ -699,13 +717,19 @@ contract_run(const struct servicetype *type, void *state,
 		snprintf(err, errlen, "contract: libcurl failed to start");
 		goto fail;
 	}
-	for (i = 0; i < set->count; i++)
+	for (i = 0; i < set->count; i++) {
 		if (run_vector(&r, type, state, &set->vectors[i],
 		    report) == -1) {
 			snprintf(err, errlen, "contract: out of memory while "
 			    "reporting vector %s", set->vectors[i].name);
 			goto fail;
 		}
+		if (opts->stop != NULL && *opts->stop) {
+			snprintf(err, errlen, "contract: stopped after %zu of "
+			    "%zu vectors", i + 1, set->count);
+			goto fail;
+		}
+	}
 	if (finish_report(report, set, &r) == -1) {
 		snprintf(err, errlen, "contract: out of memory");
 		goto fail;

@@ -23,6 +23,11 @@ struct contract_options {
 	const char	*base_url;	/* http:// or https://, path prefix allowed */
 	const char	*cafile;	/* PEM bundle for https, NULL: system */
 	long		 timeout_ms;	/* per request; 0: the default */
+	const char	*extra_header;	/* "Name: value" sent with every
+					 * request, e.g. an identity token;
+					 * NULL: none */
+	const volatile int *stop;	/* non-zero ends the run with an
+					 * error; NULL: never */
 };
 
 /*

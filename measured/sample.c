@@ -19,10 +19,20 @@
 /* Bytes of one "Name: value" header line. */
 #define SAMPLE_HEADER_LINE_MAX	(SERVICETYPE_HEADER_NAME_MAX + \
 	SERVICETYPE_HEADER_VALUE_MAX + 4)
+/* Bytes of the identity token's header line; Google's ID tokens take
+ * about 1 KiB. */
+#define SAMPLE_AUTH_LINE_MAX	8192
+/* Seconds an identity token must stay valid after the cold and contract
+ * requests that carry it. */
+#define SAMPLE_TOKEN_VALID_S	600
+/* Maximum validity the warm phase requests, in seconds. Google's ID
+ * tokens last an hour. */
+#define SAMPLE_TOKEN_VALID_MAX_S	3300
 
 struct sample_headers {
 	char		 lines[SERVICETYPE_HEADERS_MAX][SAMPLE_HEADER_LINE_MAX];
-	const char	*ptrs[SERVICETYPE_HEADERS_MAX];
+	char		 auth[SAMPLE_AUTH_LINE_MAX];	/* "" with none */
+	const char	*ptrs[SERVICETYPE_HEADERS_MAX + 1];
 	size_t		 n;
 };
 
@@ -38,6 +48,82 @@ sample_header_lines(const struct servicetype_request *req,
 		h->ptrs[i] = h->lines[i];
 	}
 	h->n = req->nheaders;
+}
+
+/*
+ * Fills h->auth with the header that carries an ID token for the service,
+ * the audience being the service's URL as Cloud Run's invoker check wants,
+ * valid for at least valid_s more seconds; leaves it empty when services
+ * are public. The token comes from deployd, which caches it. A request
+ * (req, may be NULL) with an Authorization of its own gets the token in
+ * X-Serverless-Authorization, which Cloud Run checks instead. Returns -1,
+ * with the error recorded under phase, when there is no token.
+ */
+static int
+sample_auth(struct measure_job *job, json_t *service,
+    const struct servicetype_request *req, const char *phase, long valid_s,
+    struct sample_headers *h)
+{
+	const char *url = json_string_value(json_object_get(service,
+	    "service_url"));
+	const char *token, *name = "Authorization";
+	json_t *body, *result = NULL;
+	char err[512];
+	int n;
+
+	h->auth[0] = '\0';
+	if (settings_bool(CFG_PUBLIC_SERVICES))
+		return 0;
+	if (req != NULL && servicetype_request_header(req, name) != NULL)
+		name = "X-Serverless-Authorization";
+	if (valid_s > SAMPLE_TOKEN_VALID_MAX_S)
+		valid_s = SAMPLE_TOKEN_VALID_MAX_S;
+	body = json_pack("{s:s, s:I}", "audience", url != NULL ? url : "",
+	    "min_valid_s", (json_int_t)valid_s);
+	if (peer_call("deployd", MSG_ID_TOKEN, body, 60000, &result, err,
+	    sizeof(err)) != 0) {
+		json_decref(body);
+		json_decref(result);
+		measure_error(job, service, phase, "cannot get an identity "
+		    "token for the service (set PUBLIC_SERVICES=1 for services "
+		    "open to all)", err);
+		return -1;
+	}
+	json_decref(body);
+	token = json_string_value(json_object_get(result, "token"));
+	n = snprintf(h->auth, sizeof(h->auth), "%s: Bearer %s", name,
+	    token != NULL ? token : "");
+	json_decref(result);
+	if (token == NULL || n < 0 || (size_t)n >= sizeof(h->auth)) {
+		explicit_bzero(h->auth, sizeof(h->auth));
+		h->auth[0] = '\0';
+		measure_error(job, service, phase, "the identity token is "
+		    "missing or longer than the header allows", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills h with the test request's header lines and, unless services are
+ * public, the identity token's. */
+static int
+sample_headers(struct measure_job *job, json_t *service,
+    const struct servicetype_request *req, const char *phase, long valid_s,
+    struct sample_headers *h)
+{
+	if (sample_auth(job, service, req, phase, valid_s, h) == -1)
+		return -1;
+	sample_header_lines(req, h);
+	if (h->auth[0] != '\0')
+		h->ptrs[h->n++] = h->auth;
+	return 0;
+}
+
+/* Wipes the token from the stack before the frame is left. */
+static void
+sample_headers_clear(struct sample_headers *h)
+{
+	explicit_bzero(h->auth, sizeof(h->auth));
 }
 
 static const char *
@@ -235,7 +321,9 @@ measure_cold(struct measure_job *job, json_t *service, json_t *record)
 		    "request", NULL);
 		return sample_attempt(job, "error");
 	}
-	sample_header_lines(&req, &headers);
+	if (sample_headers(job, service, &req, "cold_start",
+	    SAMPLE_TOKEN_VALID_S, &headers) == -1)
+		return sample_attempt(job, "error");
 	snprintf(url, sizeof(url), "%s%s", json_string_value(json_object_get(
 	    service, "service_url")), req.path);
 	memset(&creq, 0, sizeof(creq));
@@ -248,10 +336,17 @@ measure_cold(struct measure_job *job, json_t *service, json_t *record)
 	creq.cafile = sample_cafile();
 	creq.timeout_ns = (int64_t)MEASURE_COLD_TIMEOUT_MS * 1000000;
 	creq.expect_status = 200;
+	creq.stop = job->stop;
 
 	/* A second of slack: log timestamps and our clock may differ. */
 	since = time(NULL) - 1;
 	rc = cold_sample(&creq, &res);
+	sample_headers_clear(&headers);
+	if (*job->stop) {
+		/* Not an attempt: the next /measure takes it again. */
+		cold_result_free(&res);
+		return NULL;
+	}
 	attempt = sample_attempt(job, "error");
 	json_object_set_new(attempt, "status", json_integer(res.status));
 	if (rc == -1 || !res.ok) {
@@ -290,6 +385,7 @@ json_t *
 measure_contract(struct measure_job *job, json_t *service)
 {
 	struct contract_options opts;
+	struct sample_headers headers;
 	json_t *report, *failure;
 	char err[512], message[128], *details;
 	size_t i, len = 0, cap = 2048;
@@ -299,8 +395,17 @@ measure_contract(struct measure_job *job, json_t *service)
 	opts.base_url = json_string_value(json_object_get(service,
 	    "service_url"));
 	opts.cafile = sample_cafile();
+	if (sample_auth(job, service, NULL, "contract_validation",
+	    SAMPLE_TOKEN_VALID_S, &headers) == -1)
+		return json_pack("{s:f, s:s}", "contract_compliance", 0.0,
+		    "error", "no identity token for the service");
+	opts.extra_header = headers.auth[0] != '\0' ? headers.auth : NULL;
+	opts.stop = job->stop;
 	report = contract_run(job->type, job->type_state, job->vectors, &opts,
 	    err, sizeof(err));
+	sample_headers_clear(&headers);
+	if (report == NULL && *job->stop)
+		return NULL;
 	if (report == NULL) {
 		measure_error(job, service, "contract_validation", "cannot run "
 		    "the contract tests", err);
@@ -337,6 +442,23 @@ measure_contract(struct measure_job *job, json_t *service)
 	return report;
 }
 
+/* Returns the seconds the warm phase's identity token must last. An open
+ * loop needs its duration plus a request timeout and a minute. A closed
+ * loop's duration is not known in advance, so it gets the maximum. */
+static long
+sample_warm_seconds(json_t *bc)
+{
+	const char *mode = json_string_value(json_object_get(bc, "warm_mode"));
+	double seconds;
+
+	if (mode == NULL || strcmp(mode, "open") != 0)
+		return SAMPLE_TOKEN_VALID_MAX_S;
+	seconds = json_number_value(json_object_get(bc, "warm_duration_s")) +
+	    MEASURE_WARM_TIMEOUT_MS / 1000.0 + 60;
+	return seconds > SAMPLE_TOKEN_VALID_MAX_S ? SAMPLE_TOKEN_VALID_MAX_S :
+	    (long)seconds;
+}
+
 json_t *
 measure_warm(struct measure_job *job, json_t *service)
 {
@@ -357,11 +479,16 @@ measure_warm(struct measure_job *job, json_t *service)
 		    "test request", NULL);
 		return json_pack("{s:s}", "error", "cannot build the request");
 	}
-	sample_header_lines(&req, &headers);
+	if (sample_headers(job, service, &req, "warm_requests",
+	    sample_warm_seconds(bc), &headers) == -1)
+		return json_pack("{s:s}", "error", "no identity token for the "
+		    "service");
 	snprintf(url, sizeof(url), "%s%s", json_string_value(json_object_get(
 	    service, "service_url")), req.path);
-	if (warm_request_build(req.method, url, headers.ptrs, headers.n,
-	    req.body, req.body_len, &wreq, err, sizeof(err)) == -1) {
+	rc = warm_request_build(req.method, url, headers.ptrs, headers.n,
+	    req.body, req.body_len, &wreq, err, sizeof(err));
+	sample_headers_clear(&headers);
+	if (rc == -1) {
 		measure_error(job, service, "warm_requests", "cannot build the "
 		    "warm request", err);
 		return json_pack("{s:s}", "error", err);
@@ -386,7 +513,14 @@ measure_warm(struct measure_job *job, json_t *service)
 		    bc, "warm_duration_s")) * 1e9);
 	}
 
+	cfg.stop = job->stop;
 	rc = warm_run(&cfg, &res);
+	if (rc == -1 && *job->stop) {
+		/* The phase runs again in full on the next /measure. */
+		warm_result_free(&res);
+		warm_request_free(&wreq);
+		return NULL;
+	}
 	if (rc == -1) {
 		measure_error(job, service, "warm_requests", "warm requests "
 		    "failed to run", res.error);

@@ -38,6 +38,8 @@
 #define READ_BUF_SIZE		16384
 /* Maximum request size of warm_request_build(), headers and body. */
 #define REQUEST_MAX_BYTES	(16 * 1024 * 1024)
+/* Interval of the check of the caller's stop flag, in microseconds. */
+#define STOP_POLL_US		100000
 
 enum conn_state {
 	CONN_CLOSED,
@@ -102,6 +104,7 @@ struct engine {
 	int64_t			 t_last;
 	/* Open loop: request i is due at t_start + i * interval_ns. */
 	struct event		*ev_tick;
+	struct event		*ev_stop;	/* polls cfg->stop */
 	uint64_t		 next_due;
 	double			 interval_ns;
 	int64_t			 t_window_end;
@@ -1122,6 +1125,24 @@ init_loop(struct engine *eng)
 	return 0;
 }
 
+/* Ends the loop when the caller's stop flag is set; the run then ends
+ * unfinished, and its partial statistics are not reported. The check is
+ * armed again only while other events wait, so that it never keeps alive
+ * a loop that has nothing else to do. */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*eng = arg;
+	struct timeval	 poll = { 0, STOP_POLL_US };
+
+	(void)fd, (void)what;
+	if (*eng->cfg->stop)
+		(void)event_base_loopbreak(eng->base);
+	else if (event_base_get_num_events(eng->base,
+	    EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE) > 0)
+		(void)evtimer_add(eng->ev_stop, &poll);
+}
+
 static void
 engine_free(struct engine *eng)
 {
@@ -1140,6 +1161,8 @@ engine_free(struct engine *eng)
 	}
 	if (eng->ev_tick != NULL)
 		event_free(eng->ev_tick);
+	if (eng->ev_stop != NULL)
+		event_free(eng->ev_stop);
 	free(eng->idle);
 	free(eng->rbufs);
 	free(eng->conns);
@@ -1225,10 +1248,23 @@ warm_run(const struct warm_config *cfg, struct warm_result *res)
 	eng.warm_pending = local.concurrency;
 	for (i = 0; i < local.concurrency; i++)
 		engine_next(&eng.conns[i]);
+	if (local.stop != NULL) {
+		struct timeval	poll = { 0, STOP_POLL_US };
+
+		eng.ev_stop = evtimer_new(eng.base, stop_cb, &eng);
+		if (eng.ev_stop == NULL || evtimer_add(eng.ev_stop, &poll) ==
+		    -1) {
+			(void)snprintf(res->error, sizeof(res->error),
+			    "event loop setup failed for the stop check");
+			goto done;
+		}
+	}
 	(void)event_base_dispatch(eng.base);
 	if (eng.phase != PHASE_DONE) {
-		(void)snprintf(res->error, sizeof(res->error),
-		    "event loop ended before the run finished");
+		(void)snprintf(res->error, sizeof(res->error), "%s",
+		    local.stop != NULL && *local.stop ? "stopped before the "
+		    "run finished" : "event loop ended before the run "
+		    "finished");
 		goto done;
 	}
 	finish_result(&eng);

@@ -48,6 +48,8 @@ struct warm_config {
 	int64_t		 timeout_ns;	/* per request and per connect */
 	double		 rate_rps;	/* > 0: open loop at this rate */
 	int64_t		 duration_ns;	/* open loop */
+	const volatile int *stop;	/* non-zero ends the run with an
+					 * error within 100 ms; NULL: never */
 	/* Tests only: leave Nagle's algorithm on and never force ACKs. */
 	int		 test_nagle;
 };

@@ -9,3 +9,5 @@ EXTRA_DIST += tests/integration/agent_chaos.sh
 TESTS += tests/integration/agent_load.sh
 EXTRA_DIST += tests/integration/agent_load.sh
 EXTRA_DIST += docs/SECURITY.md
+TESTS += tests/integration/agent_term_warm.sh
+EXTRA_DIST += tests/integration/agent_term_warm.sh

@@ -93,6 +93,23 @@ lc_objects()
 	    json '"\n".join(o["name"] for o in d.get("items", []))'
 }
 
+# lc_stored_object NAME: prints a state object from localcloud's folder
+# under $RT, for use while localcloud is stopped. Each object is o/H.json
+# (metadata with the live generation) and o/H.GEN.data, where H is the
+# hex SHA-256 of its name.
+lc_stored_object()
+{
+	python3 - "$RT/localcloud/storage/perf-benchmark-state/o" "$1" <<'PY'
+import hashlib, json, os, sys
+
+folder, name = sys.argv[1], sys.argv[2]
+h = hashlib.sha256(name.encode()).hexdigest()
+meta = json.load(open(os.path.join(folder, h + ".json")))
+data = open(os.path.join(folder, "%s.%s.data" % (h, meta["generation"])))
+sys.stdout.write(data.read())
+PY
+}
+
 lc_object()
 {
 	enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1")

@@ -241,23 +241,9 @@ rc=$?
 check "agent exits on SIGTERM within 15 s (status $rc)" \
     [ "$stopped:$rc" = yes:0 ]
 
-# The stored status, read from localcloud's folder while nothing runs:
-# each object is o/H.json (metadata with the live generation) and
-# o/H.GEN.data, where H is the hex SHA-256 of its name.
-stored_status()
-{
-	"$PY" - "$RT/localcloud/storage/perf-benchmark-state/o" \
-	    "runs/$TERM_RUN/discord-webhook/measurement-status.json" <<'PY'
-import hashlib, json, os, sys
-
-folder, name = sys.argv[1], sys.argv[2]
-h = hashlib.sha256(name.encode()).hexdigest()
-meta = json.load(open(os.path.join(folder, h + ".json")))
-data = open(os.path.join(folder, "%s.%s.data" % (h, meta["generation"])))
-sys.stdout.write(data.read())
-PY
-}
-stored_status >"$T_DIR/partial.json"
+# The stored status, read from localcloud's folder while nothing runs.
+lc_stored_object "runs/$TERM_RUN/discord-webhook/measurement-status.json" \
+    >"$T_DIR/partial.json"
 samples=$(json 'sum(c["outcome"] == "sample" for s in d["services"].values()
     for c in s["cold"])' <"$T_DIR/partial.json")
 check "measurement-status.json keeps the samples (${samples:-none})" \

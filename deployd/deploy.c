@@ -168,8 +168,9 @@ deploy_claim(const char *run_id, json_t *request, const char *canonical,
 	 * stopped before writing its manifest, or its status right after it,
 	 * goes on from here.
 	 * NOTE: a second identical /deploy that arrives between the two
-	 * writes of a deploy in progress deploys too; service creation is
-	 * idempotent, and the last status written wins. */
+	 * writes of a deploy in progress deploys too. Service creation is
+	 * idempotent, so both end with the same services, and the last
+	 * status written wins. */
 	state_run_object(mobject, sizeof(mobject), run_id,
 	    STATE_DEPLOY_MANIFEST);
 	state_run_object(sobject, sizeof(sobject), run_id,
@@ -326,6 +327,49 @@ fail:
 	return -1;
 }
 
+/*
+ * Reads a service until its terminal condition settles, for at most
+ * DEPLOY_TIMEOUT_S; a service still reconciling (its create operation was
+ * lost, or an interrupted deploy created it) is polled every 2 s, and
+ * read errors are retried, since the API may be restarting.
+ */
+static int
+deploy_wait_service(const char *name, json_t **service, char *err,
+    size_t errlen)
+{
+	struct gcp_error gerr;
+	const char *state;
+	time_t deadline = time(NULL) + DEPLOY_TIMEOUT_S;
+	int rc;
+
+	for (;;) {
+		rc = run_get_service(name, service, &gerr);
+		if (rc == 1) {
+			snprintf(err, errlen, "the service was not created");
+			return -1;
+		}
+		if (rc == 0) {
+			state = json_string_value(json_object_get(
+			    json_object_get(*service, "terminalCondition"),
+			    "state"));
+			if (state == NULL ||
+			    strcmp(state, "CONDITION_SUCCEEDED") == 0 ||
+			    strcmp(state, "CONDITION_FAILED") == 0)
+				return 0;
+			snprintf(gerr.message, sizeof(gerr.message),
+			    "still %s", state);
+			json_decref(*service);
+			*service = NULL;
+		}
+		if (time(NULL) >= deadline) {
+			snprintf(err, errlen, "service not ready after %d s: %s",
+			    DEPLOY_TIMEOUT_S, gerr.message);
+			return -1;
+		}
+		sleep(2);
+	}
+}
+
 /* Creates one service and waits until it is ready; fills url or err. */
 static int
 deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
@@ -339,6 +383,14 @@ deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
 	body = runplan_create_body(&job->plan, entry, job->env, err, errlen);
 	if (body == NULL)
 		return -1;
+	/* Cloud Run then skips its invoker check, so that anyone may call
+	 * the service; otherwise measured calls it with an ID token. */
+	if (settings_bool(CFG_PUBLIC_SERVICES) && json_object_set_new(body,
+	    "invokerIamDisabled", json_true()) == -1) {
+		json_decref(body);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	rc = run_create_service(entry->service_name, body, &op, &gerr);
 	json_decref(body);
 	if (rc == -1) {
@@ -354,13 +406,19 @@ deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
 		rc = run_wait_operation(name ? name : "", DEPLOY_TIMEOUT_S,
 		    &done, &gerr);
 		json_decref(op);
-		if (rc == -1) {
+		if (rc == -1 && done == NULL) {
+			/* The operation could not be read (the API restarted,
+			 * or the operation expired); the service itself tells
+			 * how the deploy went. */
+			log_warnx("service %s: cannot follow its create "
+			    "operation (%s); polling the service instead",
+			    entry->service_name, gerr.message);
+		} else if (rc == -1) {
 			/* A failed operation comes back with -1 and is set. */
 			json_decref(done);
 			snprintf(err, errlen, "%s", gerr.message);
 			return -1;
-		}
-		if ((error = json_object_get(done, "error")) != NULL) {
+		} else if ((error = json_object_get(done, "error")) != NULL) {
 			snprintf(err, errlen, "%s", json_string_value(
 			    json_object_get(error, "message")) ?
 			    json_string_value(json_object_get(error,
@@ -370,11 +428,9 @@ deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
 		}
 		json_decref(done);
 	}
-	if (run_get_service(entry->service_name, &service, &gerr) != 0) {
-		snprintf(err, errlen, "cannot read the service: %s",
-		    gerr.message);
+	if (deploy_wait_service(entry->service_name, &service, err,
+	    errlen) == -1)
 		return -1;
-	}
 	uri = json_string_value(json_object_get(service, "uri"));
 	state = json_string_value(json_object_get(json_object_get(service,
 	    "terminalCondition"), "state"));

@@ -87,18 +87,19 @@ print(s.getsockname()[1])'
 }
 
 # wait_for SECONDS COMMAND...: retries the command every 0.1 s until it
-# succeeds or the time is up.
+# succeeds or SECONDS have passed on the clock (a slow command counts its
+# own time too). The clock reads whole seconds, so one more is added.
 wait_for()
 {
-	limit=$1
+	end=$(($(date +%s) + $1 + 1))
 	shift
-	tries=$((limit * 10))
-	while [ "$tries" -gt 0 ]; do
+	tries=0
+	while [ "$(date +%s)" -lt "$end" ] && [ "$tries" -lt 100000 ]; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
 		fi
 		sleep 0.1
-		tries=$((tries - 1))
+		tries=$((tries + 1))
 	done
 	return 1
 }

@@ -91,15 +91,18 @@ print(s.getsockname()[1])'
 # own time too). The clock reads whole seconds, so one more is added.
 wait_for()
 {
-	end=$(($(date +%s) + $1 + 1))
+	# Names of their own: the command may set variables of the caller's
+	# shell, such as end or tries.
+	wait_for_end=$(($(date +%s) + $1 + 1))
 	shift
-	tries=0
-	while [ "$(date +%s)" -lt "$end" ] && [ "$tries" -lt 100000 ]; do
+	wait_for_tries=0
+	while [ "$(date +%s)" -lt "$wait_for_end" ] &&
+	    [ "$wait_for_tries" -lt 100000 ]; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
 		fi
 		sleep 0.1
-		tries=$((tries + 1))
+		wait_for_tries=$((wait_for_tries + 1))
 	done
 	return 1
 }

@@ -1,31 +1,78 @@
 #!/bin/sh
-# Measures what localcloud's data plane adds to a request: wrk against an
-# instance's own port, then through the service port of a localcloud with
-# --plain-http and of one with HTTPS, in one run. The instance is nginx
-# returning a fixed 200, so that the proxy, not the backend, dominates.
+# Measures what localcloud's data plane adds to a request on a warm
+# instance. For each backend and connection count, wrk runs back to back
+# against the instance's own port ("direct"), then through the service port
+# of a localcloud with --plain-http ("http"), of one with HTTPS ("https"),
+# and of one with --plain-http --invoker-iam and an ID token in every
+# request ("http+iam"). All hit the same kind of instance, started by
+# localcloud from the same run script. "nginx-proxy" is a reference: nginx
+# as a reverse proxy (one process, keep-alive upstream connections, no
+# access log) in front of the direct instance, in localcloud's place, to
+# show what any user-space proxy costs on the machine.
 #
-# usage: bench/localcloud-dataplane.sh [BUILDDIR]
-# env:   DURATION (seconds per wrk run, default 10), CONNECTIONS (default
-#        10), THREADS (default 1)
+# Backends: "nginx", nginx 1 worker returning a fixed 200 (the proxy, not
+# the backend, dominates), and "c", the C reference implementation
+# (implementations/discord-webhook/c-libevent) answering a PING signed with
+# Ed25519 (POST /interactions), which spends most of a request verifying
+# the signature.
 #
-# Goals: p50 through plain http within 5 % of direct or 50 us, whichever is
-# larger, and throughput within 10 %. The script reports; it never fails on
-# a missed goal.
+# PIN=1 runs the instance on CPU 1 and wrk and localcloud on CPU 0, as
+# Cloud Run runs a front end apart from the instance's CPU. With PIN=0
+# nothing is pinned. Direct rows use the same pinning, so wrk always has
+# CPU 0 to itself or shares it with localcloud only.
+#
+# usage: flock -o /tmp/perf-bench.lock bench/localcloud-dataplane.sh [BUILDDIR]
+# env:   DURATION (seconds per wrk run, default 5), ROUNDS (default 3),
+#        CONNECTIONS (default "1 10 100"), BACKENDS (default "nginx c"),
+#        PIN (0 or 1, default 0), PATHS (default "direct http https
+#        http+iam nginx-proxy"), LOCALCLOUD (the binary, default
+#        BUILDDIR's),
+#        BASELINE (another localcloud binary: adds the path "http-base",
+#        plain http through it, to compare two builds in one run)
+#
+# Each round runs every path once, back to back, and a row is the median
+# of its rounds, so that a slow spell of the shared machine hits all paths
+# alike. Goals, for the http rows: p50 within 5 % of direct or 50 us,
+# whichever is larger, and throughput within 10 % of direct. The script
+# reports; it never fails on a missed goal. "lc us/req" is the CPU time
+# localcloud (or the reference proxy) spent per request (utime + stime from /proc, 10 ms
+# resolution). flock -o keeps the lock's descriptor out of localcloud and
+# its instances.
 set -u
 
-BUILDDIR=${1:-${PERF_AGENT_BUILDDIR:-.}}
-LC=$BUILDDIR/localcloud/localcloud
-DURATION=${DURATION:-10}
-CONNECTIONS=${CONNECTIONS:-10}
-THREADS=${THREADS:-1}
+BUILDDIR=$(cd "${1:-${PERF_AGENT_BUILDDIR:-.}}" && pwd)
+LC=${LOCALCLOUD:-$BUILDDIR/localcloud/localcloud}
+C_SERVER=$BUILDDIR/implementations/discord-webhook/c-libevent/server
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-1 10 100}
+BACKENDS=${BACKENDS:-nginx c}
+PATHS=${PATHS:-direct http https http+iam nginx-proxy}
+PIN=${PIN:-0}
+BASELINE=${BASELINE:-}
+[ -n "$BASELINE" ] && PATHS="$PATHS http-base"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+SIGNER_PY=/usr/bin/python3	# the Debian python, which has PyNaCl
 
-for tool in wrk "$NGINX" "$LC" python3 curl; do
+for tool in wrk "$NGINX" "$LC" python3 curl taskset; do
 	if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
 		echo "missing $tool" >&2
 		exit 2
 	fi
 done
+case " $BACKENDS " in
+*" c "*)
+	if [ ! -x "$C_SERVER" ] || ! "$SIGNER_PY" -c 'import nacl' 2>/dev/null
+	then
+		echo "backend c needs $C_SERVER (make) and PyNaCl for" \
+		    "$SIGNER_PY" >&2
+		exit 2
+	fi ;;
+esac
+if [ "$PIN" = 1 ] && [ "$(nproc)" -lt 2 ]; then
+	echo "PIN=1 needs two CPUs" >&2
+	exit 2
+fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/lc-bench.XXXXXX")
 PIDS=""
@@ -43,6 +90,15 @@ cleanup()
 	rm -rf "$W"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$PIN" = 1 ]; then
+	FRONT="taskset -c 0"
+	export BENCH_INSTANCE_CPU=1
+else
+	FRONT=""
+	unset BENCH_INSTANCE_CPU
+fi
 
 free_port()
 {
@@ -52,14 +108,15 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# The implementation: nginx with one worker, on $PORT; it records its port
-# so that wrk can reach it directly.
-mkdir -p "$W/impl/bench/nginx"
+# The implementations. Each run script records its port as
+# $W/port.LOCALCLOUD.SERVICE, so that wrk can reach the instance directly,
+# and moves itself to BENCH_INSTANCE_CPU when set.
+mkdir -p "$W/impl/bench/nginx" "$W/impl/bench/c"
 cat > "$W/impl/bench/nginx/run" <<EOF
 #!/bin/sh
-d=$W/nginx-\$K_SERVICE
+d=$W/nginx-\$BENCH_LC.\$K_SERVICE
 mkdir -p "\$d"
-echo "\$PORT" > "$W/\$K_SERVICE.port"
+echo "\$PORT" > "$W/port.\$BENCH_LC.\$K_SERVICE"
 cat > "\$d/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -80,91 +137,276 @@ http {
 	}
 }
 CONF
-exec $NGINX -e "\$d/error.log" -p "\$d" -c "\$d/nginx.conf"
+exec \${BENCH_INSTANCE_CPU:+taskset -c \$BENCH_INSTANCE_CPU} $NGINX \
+    -e "\$d/error.log" -p "\$d" -c "\$d/nginx.conf"
 EOF
-chmod +x "$W/impl/bench/nginx/run"
+cat > "$W/impl/bench/c/run" <<EOF
+#!/bin/sh
+echo "\$PORT" > "$W/port.\$BENCH_LC.\$K_SERVICE"
+exec \${BENCH_INSTANCE_CPU:+taskset -c \$BENCH_INSTANCE_CPU} $C_SERVER
+EOF
+chmod +x "$W/impl/bench/nginx/run" "$W/impl/bench/c/run"
 
-# start_localcloud NAME [ARGS]: prints the API URL.
-start_localcloud()
+# Ed25519 signing of the PING body for backend c.
+SIGNER='import json, sys, time
+from nacl.signing import SigningKey
+if sys.argv[1] == "new":
+    k = SigningKey.generate()
+    print(k.encode().hex(), k.verify_key.encode().hex())
+    sys.exit(0)
+k = SigningKey(bytes.fromhex(sys.argv[1]))
+ts = str(int(time.time()))
+print(ts, k.sign(ts.encode() + b"{\"type\":1}").signature.hex())'
+SEED=""
+PUBKEY=""
+case " $BACKENDS " in
+*" c "*) set -- $("$SIGNER_PY" -c "$SIGNER" new); SEED=$1 PUBKEY=$2 ;;
+esac
+
+# start_lc NAME [ARGS]: starts a localcloud; its API URL goes to
+# $W/NAME.api and its pid to $W/NAME.pid. NAME base runs BASELINE.
+start_lc()
 {
 	name=$1
 	shift
 	port=$(free_port)
-	"$LC" --port "$port" --data-dir "$W/$name" --implementations \
-	    "$W/impl" --idle-timeout 3600 --log-format text "$@" \
-	    > "$W/$name.log" 2>&1 &
+	bin=$LC
+	[ "$name" = base ] && bin=$BASELINE
+	BENCH_LC=$name $FRONT "$bin" --port "$port" --data-dir "$W/$name" \
+	    --implementations "$W/impl" --idle-timeout 3600 \
+	    --log-format text "$@" > "$W/$name.log" 2>&1 &
 	PIDS="$PIDS $!"
+	echo "$!" > "$W/$name.pid"
+	echo "http://127.0.0.1:$port" > "$W/$name.api"
 	for _ in $(seq 1 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
 		sleep 0.1
 	done
-	echo "http://127.0.0.1:$port"
+	echo "localcloud $name did not start; see its log:" >&2
+	cat "$W/$name.log" >&2
+	exit 1
 }
 
-# deploy API ID: creates the service, waits, prints its uri.
+# deploy LC BACKEND: creates service BACKEND, waits, writes its uri to
+# $W/uri.LC.BACKEND.
 deploy()
 {
-	api=$1 id=$2
-	body='{"template":{"containers":[{"image":"local/bench/nginx","resources":{"limits":{"cpu":"2","memory":"1Gi"},"cpuIdle":true}}],"maxInstanceRequestConcurrency":1000,"scaling":{"maxInstanceCount":1}}}'
-	op=$(curl -s -X POST "$api/v2/projects/p/locations/r/services?serviceId=$id" \
-	    -d "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
+	api=$(cat "$W/$1.api")
+	body='{"template":{"containers":[{"image":"local/bench/'$2'","env":[{"name":"DISCORD_PUBLIC_KEY","value":"'$PUBKEY'"}],"resources":{"limits":{"cpu":"2","memory":"1Gi"},"cpuIdle":true}}],"maxInstanceRequestConcurrency":1000,"scaling":{"maxInstanceCount":1}}}'
+	op=$(curl -s -X POST \
+	    "$api/v2/projects/p/locations/r/services?serviceId=$2" -d "$body" |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
 	curl -s -X POST "$api/v2/$op:wait" -d '{"timeout":"30s"}' >/dev/null
-	curl -s "$api/v2/projects/p/locations/r/services/$id" |
-	    python3 -c 'import json,sys; print(json.load(sys.stdin).get("uri", ""))'
+	curl -s "$api/v2/projects/p/locations/r/services/$2" |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin).get("uri", ""))' \
+	    > "$W/uri.$1.$2"
+	if [ ! -s "$W/uri.$1.$2" ]; then
+		echo "deploy of $2 on $1 failed; log:" >&2
+		cat "$W/$1.log" >&2
+		exit 1
+	fi
 }
 
-PLAIN_API=$(start_localcloud plain --plain-http)
-TLS_API=$(start_localcloud tls)
-PLAIN_URI=$(deploy "$PLAIN_API" plain)
-TLS_URI=$(deploy "$TLS_API" tls)
-if [ -z "$PLAIN_URI" ] || [ -z "$TLS_URI" ]; then
-	echo "deploy failed; logs:" >&2
-	cat "$W/plain.log" "$W/tls.log" >&2
-	exit 1
-fi
-curl -s -o /dev/null "$PLAIN_URI/"
-DIRECT_URI=http://127.0.0.1:$(cat "$W/plain.port")
+# The localclouds the paths need: plain always, for the direct port.
+LCS=plain
+start_lc plain --plain-http
+case " $PATHS " in *" https "*) LCS="$LCS tls"; start_lc tls ;; esac
+case " $PATHS " in *" http+iam "*)
+	LCS="$LCS iam"; start_lc iam --plain-http --invoker-iam ;;
+esac
+case " $PATHS " in *" http-base "*)
+	LCS="$LCS base"; start_lc base --plain-http ;;
+esac
+for b in $BACKENDS; do
+	for l in $LCS; do
+		deploy "$l" "$b"
+	done
+	# A token for the private service, from the metadata server.
+	case " $LCS " in *" iam "*)
+		curl -s -H 'Metadata-Flavor: Google' "$(cat "$W/iam.api")/computeMetadata/v1/instance/service-accounts/default/identity?audience=$(cat "$W/uri.iam.$b")" \
+		    > "$W/token.$b" ;;
+	esac
+	# Start the plain instance, so that its port is known.
+	curl -s -o /dev/null "$(cat "$W/uri.plain.$b")/"
+	for _ in $(seq 1 50); do
+		[ -s "$W/port.plain.$b" ] && break
+		sleep 0.1
+	done
+done
 
-# run_wrk NAME URL: prints "p50_us rps".
+# The reference reverse proxy: nginx in one process in front of each
+# backend's direct instance, pinned like localcloud.
+case " $PATHS " in *" nginx-proxy "*)
+	mkdir -p "$W/rp"
+	{
+		echo "master_process off; daemon off; worker_processes 1;"
+		echo "pid $W/rp/nginx.pid; error_log $W/rp/error.log;"
+		echo "events { worker_connections 4096; }"
+		echo "http { access_log off; client_body_temp_path $W/rp;"
+		echo "proxy_temp_path $W/rp; fastcgi_temp_path $W/rp;"
+		echo "uwsgi_temp_path $W/rp; scgi_temp_path $W/rp;"
+		for b in $BACKENDS; do
+			rport=$(free_port)
+			echo "$rport" > "$W/rport.$b"
+			echo "upstream $b { server 127.0.0.1:$(cat "$W/port.plain.$b"); keepalive 128; }"
+			echo "server { listen 127.0.0.1:$rport; keepalive_requests 1000000;"
+			echo "location / { proxy_pass http://$b; proxy_http_version 1.1;"
+			echo "proxy_set_header Connection \"\"; } }"
+		done
+		echo "}"
+	} > "$W/rp/nginx.conf"
+	$FRONT "$NGINX" -e "$W/rp/error.log" -p "$W/rp" -c "$W/rp/nginx.conf" &
+	PIDS="$PIDS $!"
+	echo "$!" > "$W/rp.pid"
+	for b in $BACKENDS; do
+		for _ in $(seq 1 50); do
+			curl -s -o /dev/null "http://127.0.0.1:$(cat "$W/rport.$b")/" &&
+			    break
+			sleep 0.1
+		done
+	done ;;
+esac
+
+# url PATH BACKEND: the URL wrk loads.
+url()
+{
+	case $2 in nginx) suffix=/ ;; c) suffix=/interactions ;; esac
+	case $1 in
+	direct) echo "http://127.0.0.1:$(cat "$W/port.plain.$2")$suffix" ;;
+	http) echo "$(cat "$W/uri.plain.$2")$suffix" ;;
+	https) echo "$(cat "$W/uri.tls.$2")$suffix" ;;
+	http+iam) echo "$(cat "$W/uri.iam.$2")$suffix" ;;
+	http-base) echo "$(cat "$W/uri.base.$2")$suffix" ;;
+	nginx-proxy) echo "http://127.0.0.1:$(cat "$W/rport.$2")$suffix" ;;
+	esac
+}
+
+# lc_of PATH: the localcloud a path goes through, or "" for direct.
+lc_of()
+{
+	case $1 in http) echo plain ;; https) echo tls ;; http+iam) echo iam ;;
+	http-base) echo base ;; nginx-proxy) echo rp ;; *) echo "" ;; esac
+}
+
+# script PATH BACKEND: writes the wrk Lua script, signed now for c.
+script()
+{
+	f=$W/wrk.lua
+	: > "$f"
+	if [ "$2" = c ]; then
+		set -- "$1" "$2" $("$SIGNER_PY" -c "$SIGNER" "$SEED")
+		cat >> "$f" <<EOF
+wrk.method = "POST"
+wrk.body = '{"type":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Signature-Timestamp"] = "$3"
+wrk.headers["X-Signature-Ed25519"] = "$4"
+EOF
+	fi
+	if [ "$1" = http+iam ]; then
+		echo "wrk.headers[\"Authorization\"] = \"Bearer $(cat "$W/token.$2")\"" >> "$f"
+	fi
+	echo "$f"
+}
+
+# cpu_ticks PID: utime + stime of a process, in clock ticks.
+cpu_ticks()
+{
+	[ -n "$1" ] || { echo 0; return; }
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# run_wrk PATH BACKEND CONNS SECONDS: appends one result line to
+# $W/results: backend conns path p50_us p99_us rps non2xx errors lc_us_req
 run_wrk()
 {
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2/" \
-	    > "$W/wrk-$1.txt" 2>&1
-	python3 - "$W/wrk-$1.txt" <<'EOF'
+	s=$(script "$1" "$2")
+	lc=$(lc_of "$1")
+	pid=""
+	[ -n "$lc" ] && pid=$(cat "$W/$lc.pid")
+	t0=$(cpu_ticks "$pid")
+	$FRONT wrk -t1 -c"$3" -d"$4s" --latency -s "$s" "$(url "$1" "$2")" \
+	    > "$W/wrk.out" 2>&1
+	t1=$(cpu_ticks "$pid")
+	python3 - "$W/wrk.out" "$2" "$3" "$1" "$t0" "$t1" \
+	    "$(getconf CLK_TCK)" <<'EOF' >> "$W/results"
 import re, sys
 text = open(sys.argv[1]).read()
+backend, conns, path = sys.argv[2:5]
+t0, t1, hz = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+def lat(pct):
+    m = re.search(r"^\s+%s%%\s+([0-9.]+)(us|ms|s)\s*$" % pct, text, re.M)
+    scale = {"us": 1, "ms": 1000, "s": 1000000}[m.group(2)]
+    return float(m.group(1)) * scale
 rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))
-m = re.search(r"^\s+50%\s+([0-9.]+)(us|ms|s)\s*$", text, re.M)
-scale = {"us": 1, "ms": 1000, "s": 1000000}[m.group(2)]
-print("%.1f %.0f" % (float(m.group(1)) * scale, rps))
+total = int(re.search(r"(\d+) requests in", text).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                 r"timeout (\d+)", text)
+cpu = (t1 - t0) * 1e6 / hz / max(total, 1) if path != "direct" else 0
+print(backend, conns, path, lat(50), lat(99), rps,
+      int(non2xx.group(1)) if non2xx else 0,
+      sum(map(int, errs.groups())) if errs else 0, cpu)
 EOF
 }
 
-# Warm-up, then the measured runs.
-wrk -t1 -c"$CONNECTIONS" -d2s "$DIRECT_URI/" >/dev/null 2>&1
-wrk -t1 -c"$CONNECTIONS" -d2s "$PLAIN_URI/" >/dev/null 2>&1
-wrk -t1 -c"$CONNECTIONS" -d2s "$TLS_URI/" >/dev/null 2>&1
-set -- $(run_wrk direct "$DIRECT_URI"); D_P50=$1 D_RPS=$2
-set -- $(run_wrk plain "$PLAIN_URI"); P_P50=$1 P_RPS=$2
-set -- $(run_wrk tls "$TLS_URI"); T_P50=$1 T_RPS=$2
-
-echo "localcloud data plane: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency"
+echo "localcloud data plane: wrk 1 thread, ${DURATION} s per run," \
+    "median of $ROUNDS rounds, PIN=$PIN"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-python3 - "$D_P50" "$D_RPS" "$P_P50" "$P_RPS" "$T_P50" "$T_RPS" <<'EOF'
-import sys
-d_p50, d_rps, p_p50, p_rps, t_p50, t_rps = map(float, sys.argv[1:])
-print("%-24s %10s %12s %10s %10s" % ("path", "p50 (us)", "req/s", "p50 ratio",
-                                     "rps ratio"))
-for name, p50, rps in (("direct to the instance", d_p50, d_rps),
-                       ("localcloud, http", p_p50, p_rps),
-                       ("localcloud, https", t_p50, t_rps)):
-    print("%-24s %10.1f %12.0f %10.3f %10.3f" % (name, p50, rps, p50 / d_p50,
-                                                 rps / d_rps))
-allowed = max(0.05 * d_p50, 50.0)
-p50_ok = p_p50 - d_p50 <= allowed
-rps_ok = p_rps >= 0.9 * d_rps
-print("goal, http p50 within max(5 %%, 50 us) = %.1f us: %s (+%.1f us)" %
-      (allowed, "met" if p50_ok else "missed", p_p50 - d_p50))
-print("goal, http throughput within 10 %%: %s (%.1f %%)" %
-      ("met" if rps_ok else "missed", 100 * (p_rps / d_rps - 1)))
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: > "$W/results"
+for b in $BACKENDS; do
+	for n in $CONNECTIONS; do
+		# Warm-up, then the measured runs, back to back.
+		for p in $PATHS; do
+			run_wrk "$p" "$b" "$n" 1
+		done
+		: > "$W/results"
+		for _ in $(seq 1 "$ROUNDS"); do
+			for p in $PATHS; do
+				run_wrk "$p" "$b" "$n" "$DURATION"
+			done
+		done
+		cat "$W/results" >> "$W/all"
+	done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$W/all" "$PIN" <<'EOF'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    b, n, p, *values = line.split()
+    runs.setdefault((b, n, p), []).append([float(v) for v in values])
+rows = []
+for (b, n, p), values in runs.items():
+    median = [statistics.median(column) for column in zip(*values)]
+    # Errors are summed over the rounds, not a median.
+    median[3] = sum(v[3] for v in values)
+    median[4] = sum(v[4] for v in values)
+    rows.append([b, n, p] + median)
+pin = "pinned" if sys.argv[2] == "1" else "unpinned"
+print("%-8s %-5s %5s %-11s %9s %9s %9s %9s %9s %8s %6s" % (
+    "mode", "back", "conns", "path", "p50 us", "p99 us", "req/s",
+    "p50 +us", "rps ratio", "lc us/req", "errors"))
+direct = {}
+for b, n, p, p50, p99, rps, non2xx, errs, cpu in rows:
+    if p == "direct":
+        direct[(b, n)] = (float(p50), float(rps))
+verdicts = []
+for b, n, p, p50, p99, rps, non2xx, errs, cpu in rows:
+    d50, drps = direct.get((b, n), (float("nan"), float("nan")))
+    p50, rps = float(p50), float(rps)
+    print("%-8s %-5s %5s %-11s %9.0f %9.0f %9.0f %9.0f %9.3f %8.1f %6d" % (
+        pin, b, n, p, p50, float(p99), rps, p50 - d50, rps / drps,
+        float(cpu), int(non2xx) + int(errs)))
+    if p == "http":
+        allowed = max(0.05 * d50, 50.0)
+        verdicts.append("%s %s c=%s: p50 %s (+%.0f us, allowed %.0f), "
+                        "throughput %s (%.1f %%)" % (
+            pin, b, n, "met" if p50 - d50 <= allowed else "missed",
+            p50 - d50, allowed, "met" if rps >= 0.9 * drps else "missed",
+            100 * (rps / drps - 1)))
+for v in verdicts:
+    print("goal, " + v)
 EOF

@@ -11,7 +11,11 @@ localcloud_localcloud_SOURCES = \
 	localcloud/runstore.c \
 	localcloud/revision.h \
 	localcloud/revision.c \
+	localcloud/dataplane.h \
 	localcloud/dataplane.c \
+	localcloud/proxy.c \
+	localcloud/invoker.h \
+	localcloud/invoker.c \
 	localcloud/tls.c \
 	localcloud/filter.h \
 	localcloud/filter.c \
@@ -19,8 +23,8 @@ localcloud_localcloud_SOURCES = \
 	localcloud/logging.c
 localcloud_localcloud_LDADD = $(COMMON_LIBS) $(HTTP_PARSER_LIBS)
 
-# Unit tests of the parsers, and end-to-end tests of Run, the data plane,
-# Monitoring and Logging.
+# Unit tests of the parsers, and end-to-end tests of Run, the data plane
+# (forwarding and invoker IAM), Monitoring and Logging.
 if HAVE_CMOCKA
 check_PROGRAMS += localcloud/test_parse
 TESTS += localcloud/test_parse
@@ -31,9 +35,14 @@ localcloud_test_parse_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
 endif
 
 TESTS += tests/integration/localcloud_run.sh \
-	tests/integration/localcloud_dataplane.sh
+	tests/integration/localcloud_dataplane.sh \
+	tests/integration/localcloud_proxy.sh \
+	tests/integration/localcloud_invoker.sh
 EXTRA_DIST += tests/integration/localcloud_run.sh \
 	tests/integration/localcloud_dataplane.sh \
+	tests/integration/localcloud_proxy.sh \
+	tests/integration/localcloud_invoker.sh \
+	tests/integration/localcloud_invoker_token.py \
 	tests/integration/localcloud_run_helpers.sh \
 	docs/localcloud.md bench/localcloud-dataplane.sh
 

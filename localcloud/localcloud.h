@@ -53,6 +53,7 @@ struct lc {
 	unsigned int	 startup_timeout; /* seconds to wait for a listen */
 	unsigned int	 metrics_lag;	/* seconds Monitoring hides */
 	int		 tls;		/* 1: service URLs are https:// */
+	int		 invoker_iam;	/* 1: private services need a token */
 	char		 ca_cert_path[LC_PATH_MAX]; /* <data_dir>/ca.pem */
 	char		 ca_key_path[LC_PATH_MAX];  /* <data_dir>/ca-key.pem */
 	int		 debug;

@@ -121,16 +121,23 @@ entry_json(const struct log_entry *e)
 	snprintf(log_name, sizeof(log_name), "projects/%s/logs/%s",
 	    e->project, LOG_REQUESTS_LOG);
 	out = json_pack("{s:s,s:{s:s,s:{s:s,s:s,s:s,s:s,s:s}},s:s,s:s,s:s,"
-	    "s:s,s:{s:s}}", "logName", log_name,
+	    "s:s}", "logName", log_name,
 	    "resource", "type", "cloud_run_revision", "labels",
 	    "project_id", e->project, "service_name", e->service,
 	    "revision_name", e->revision, "location", e->location,
 	    "configuration_name", e->service,
 	    "timestamp", t, "receiveTimestamp", rt,
-	    "severity", entry_severity(e), "insertId", id,
-	    "labels", "instanceId", e->instance_id);
+	    "severity", entry_severity(e), "insertId", id);
 	if (out == NULL)
 		return NULL;
+
+	/* A response that localcloud sent itself, such as the 403 of the
+	 * invoker check, came from no instance, so it has no instanceId. */
+	if (*e->instance_id != '\0' && json_object_set_new(out, "labels",
+	    json_pack("{s:s}", "instanceId", e->instance_id)) == -1) {
+		json_decref(out);
+		return NULL;
+	}
 
 	snprintf(lat, sizeof(lat), "%llu.%06llus",
 	    (unsigned long long)(e->latency_us / 1000000),

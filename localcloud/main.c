@@ -87,6 +87,10 @@ usage(FILE *out)
 "                       default 0)\n"
 "  --plain-http         service URLs are http:// instead of https://\n"
 "                       (LOCALCLOUD_PLAIN_HTTP=1)\n"
+"  --invoker-iam        enforce Cloud Run's invoker check: a request to a\n"
+"                       service that is not public needs an ID token\n"
+"                       signed by localcloud for the service's URL\n"
+"                       (LOCALCLOUD_INVOKER_IAM=1)\n"
 "  --log-format F       auto, json or text (LOCALCLOUD_LOG_FORMAT)\n"
 "  --debug              log debug lines (LOCALCLOUD_DEBUG=1)\n"
 "  --help               print this help and exit\n"
@@ -136,6 +140,7 @@ enum {
 	OPT_STARTUP_TIMEOUT,
 	OPT_METRICS_LAG,
 	OPT_PLAIN_HTTP,
+	OPT_INVOKER_IAM,
 	OPT_LOG_FORMAT,
 	OPT_DEBUG,
 	OPT_HELP,
@@ -152,6 +157,7 @@ static const struct option long_options[] = {
 	{ "startup-timeout", required_argument, NULL, OPT_STARTUP_TIMEOUT },
 	{ "metrics-lag", required_argument, NULL, OPT_METRICS_LAG },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
+	{ "invoker-iam", no_argument, NULL, OPT_INVOKER_IAM },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -190,6 +196,7 @@ settings_parse(struct lc *lc, struct settings *s, int argc, char **argv)
 	lc->implementations = (v = getenv("LOCALCLOUD_IMPLEMENTATIONS")) ? v :
 	    LC_DEFAULT_IMPLEMENTATIONS;
 	lc->tls = !env_flag("LOCALCLOUD_PLAIN_HTTP");
+	lc->invoker_iam = env_flag("LOCALCLOUD_INVOKER_IAM");
 	lc->debug = env_flag("LOCALCLOUD_DEBUG");
 
 	while ((ch = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -220,6 +227,9 @@ settings_parse(struct lc *lc, struct settings *s, int argc, char **argv)
 			break;
 		case OPT_PLAIN_HTTP:
 			lc->tls = 0;
+			break;
+		case OPT_INVOKER_IAM:
+			lc->invoker_iam = 1;
 			break;
 		case OPT_LOG_FORMAT:
 			s->log_format = optarg;
@@ -471,8 +481,9 @@ main(int argc, char **argv)
 		fatalx("cannot install the SIGTERM and SIGINT handlers");
 
 	log_info("listening on %s (data dir %s, project %s, region %s, "
-	    "service URLs %s)", lc.api_url, lc.data_dir, lc.project,
-	    lc.region, lc.tls ? "https" : "http");
+	    "service URLs %s, invoker IAM %s)", lc.api_url, lc.data_dir,
+	    lc.project, lc.region, lc.tls ? "https" : "http",
+	    lc.invoker_iam ? "enforced" : "not enforced");
 	if (event_base_dispatch(lc.base) == -1)
 		log_warnx("the event loop failed");
 	else

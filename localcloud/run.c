@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "localcloud.h"
+#include "invoker.h"
 #include "revision.h"
 #include "run.h"
 #include "runstore.h"
@@ -196,8 +197,8 @@ run_service_find(struct lc *lc, const char *name)
 
 /* Returns the service URL: https (or http with --plain-http) and its
  * data plane port. */
-static void
-service_uri(const struct run_service *svc, char *buf, size_t size)
+void
+run_service_uri(const struct run_service *svc, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s://127.0.0.1:%u", svc->lc->tls ? "https" :
 	    "http", svc->port);
@@ -312,7 +313,7 @@ run_service_json(const struct run_service *svc)
 		    svc->latest_ready);
 		json_object_set_new(out, "latestReadyRevision",
 		    json_string(text));
-		service_uri(svc, uri, sizeof(uri));
+		run_service_uri(svc, uri, sizeof(uri));
 		json_object_set_new(out, "uri", json_string(uri));
 		json_object_set_new(out, "urls", json_pack("[s]", uri));
 		json_object_set_new(out, "trafficStatuses",
@@ -640,6 +641,7 @@ run_service_new(struct lc *lc, const char *project, const char *location,
 	TAILQ_INIT(&svc->instances);
 	TAILQ_INIT(&svc->conns);
 	svc->spec = json_incref(spec);
+	invoker_update(svc);
 	svc->cond_state = "CONDITION_PENDING";
 	now_text(svc->cond_time, sizeof(svc->cond_time));
 	if ((svc->project = strdup(project)) == NULL ||
@@ -847,6 +849,7 @@ service_patch(struct lc *lc, struct evhttp_request *req,
 		    "template"), json_object_get(spec, "template"));
 		json_decref(svc->spec);
 		svc->spec = json_incref(spec);
+		invoker_update(svc);
 	}
 	svc->generation++;
 	now_text(svc->update_time, sizeof(svc->update_time));
@@ -1025,6 +1028,7 @@ service_iam(struct evhttp_request *req, const char *verb,
 		}
 		json_decref(svc->iam_policy);
 		svc->iam_policy = json_deep_copy(policy);
+		invoker_update(svc);
 		json_decref(body);
 		svc->iam_version++;
 		if (runstore_save(svc) == -1)

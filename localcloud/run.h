@@ -55,6 +55,7 @@ struct run_service {
 	json_t		*ready_spec;	/* spec of the serving revision */
 	json_t		*iam_policy;	/* NULL until setIamPolicy */
 	unsigned long	 iam_version;	/* bumped by setIamPolicy, the etag */
+	int		 invoker_public; /* anyone may invoke; invoker.c */
 	char		 create_time[40];
 	char		 update_time[40];
 	unsigned long	 generation;
@@ -94,6 +95,7 @@ struct run_service *run_service_new(struct lc *, const char *project,
 	    const char *location, const char *id, json_t *spec);
 void	 run_service_free(struct run_service *);
 json_t	*run_service_json(const struct run_service *);
+void	 run_service_uri(const struct run_service *, char *buf, size_t size);
 void	 run_service_restore(struct run_service *, int was_reconciling);
 
 struct run_revision *run_revision_ref(struct run_revision *);

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "localcloud.h"
+#include "invoker.h"
 #include "run.h"
 #include "runstore.h"
 
@@ -221,6 +222,7 @@ service_load(struct lc *lc, const char *path)
 	if (json_is_object(json_object_get(rec, "iamPolicy")))
 		svc->iam_policy = json_incref(json_object_get(rec,
 		    "iamPolicy"));
+	invoker_update(svc);
 	json_decref(rec);
 
 	/* The same port as before, unless another program took it. */

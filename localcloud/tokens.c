@@ -212,6 +212,14 @@ tokens_service_account(void)
 	return tokens.email;
 }
 
+/* The JWKS of the signing key, which verifies the tokens made here. It is
+ * NULL until tokens_open(). */
+const json_t *
+tokens_jwks(void)
+{
+	return tokens.jwks;
+}
+
 /* The project number: 12 digits derived from the project id, stable
  * across restarts. */
 const char *

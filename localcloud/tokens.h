@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include <event2/http.h>
+#include <jansson.h>
 
 #include "localcloud.h"
 
@@ -27,6 +28,7 @@ void		 tokens_close(void);
 int		 tokens_route(struct lc *lc, struct evhttp_request *req,
 		    const char *path, const char *query);
 const char	*tokens_service_account(void);
+const json_t	*tokens_jwks(void);
 const char	*tokens_project_number(void);
 int		 tokens_unique_id(const char *email, char *buf, size_t size);
 int		 tokens_id_token(const char *audience, const char *email,

@@ -42,12 +42,12 @@ no_instances()
 # newest sample: its processes may be gone before it has reaped them.
 lc_reports_zero()
 {
-	end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	start=$(date -u -d '-1 second' +%Y-%m-%dT%H:%M:%SZ)
+	ts_end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	ts_start=$(date -u -d '-1 second' +%Y-%m-%dT%H:%M:%SZ)
 	curl -s -G --max-time 10 "$LC_API/v3/projects/p/timeSeries" \
 	    --data-urlencode "filter=metric.type=\"run.googleapis.com/container/instance_count\" AND resource.labels.service_name=\"$1\"" \
-	    --data-urlencode "interval.startTime=$start" \
-	    --data-urlencode "interval.endTime=$end" |
+	    --data-urlencode "interval.startTime=$ts_start" \
+	    --data-urlencode "interval.endTime=$ts_end" |
 	    python3 -c 'import json, sys
 d = json.load(sys.stdin)
 newest = [s["points"][0] for s in d.get("timeSeries", []) if s.get("points")]
@@ -66,13 +66,13 @@ resource.labels.service_name=\\\"$1\\\" AND timestamp>=\\\"$2\\\"\",\
 # instance_count SERVICE STATE: the newest instance_count point.
 instance_count()
 {
-	end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	start=$(date -u -d '-300 sec' +%Y-%m-%dT%H:%M:%SZ)
+	ts_end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	ts_start=$(date -u -d '-300 sec' +%Y-%m-%dT%H:%M:%SZ)
 	curl -s -o "$T_DIR/body" --max-time 10 -G \
 	    "$LC_API/v3/projects/p/timeSeries" \
 	    --data-urlencode "filter=metric.type=\"run.googleapis.com/container/instance_count\" AND resource.labels.service_name=\"$1\" AND metric.labels.state=\"$2\"" \
-	    --data-urlencode "interval.startTime=$start" \
-	    --data-urlencode "interval.endTime=$end"
+	    --data-urlencode "interval.startTime=$ts_start" \
+	    --data-urlencode "interval.endTime=$ts_end"
 	jq_body 'd["timeSeries"][0]["points"][0]["value"]["int64Value"]'
 }
 
@@ -137,12 +137,12 @@ check "warm request has the same instance" \
     [ "$(jq_body 'd["entries"][1]["labels"]["instanceId"]')" = "$INST1" ]
 
 # Monitoring: the instance was seen, then it goes away.
-end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-start=$(date -u -d '-300 sec' +%Y-%m-%dT%H:%M:%SZ)
+ts_end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+ts_start=$(date -u -d '-300 sec' +%Y-%m-%dT%H:%M:%SZ)
 curl -s -o "$T_DIR/body" --max-time 10 -G "$LC_API/v3/projects/p/timeSeries" \
     --data-urlencode 'filter=metric.type="run.googleapis.com/container/instance_count" AND resource.labels.service_name="svc"' \
-    --data-urlencode "interval.startTime=$start" \
-    --data-urlencode "interval.endTime=$end"
+    --data-urlencode "interval.startTime=$ts_start" \
+    --data-urlencode "interval.endTime=$ts_end"
 check "time series per state" [ "$(jq_body \
     'sorted(t["metric"]["labels"]["state"] for t in d["timeSeries"])')" = \
     '["active", "idle"]' ]

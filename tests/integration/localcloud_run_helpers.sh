@@ -12,7 +12,9 @@ LC_API=
 # Writes the fake implementations:
 #   t/ok      a python3 HTTP server: / returns its pid and Cloud Run
 #             variables, /crash exits without a response, /half exits in
-#             the middle of a response, /sleep?s=N replies after N seconds
+#             the middle of a response, /sleep?s=N replies after N seconds,
+#             /big?n=N returns N bytes, POST /echo returns the length and
+#             SHA-256 of the body
 #   t/slow    the same server, after sleeping 1 s before listening
 #   t/exit    exits with status 3 at once
 #   t/noexec  a run file without the execute bit
@@ -21,7 +23,7 @@ lc_make_impls()
 	mkdir -p "$LC_IMPL/t/ok" "$LC_IMPL/t/slow" "$LC_IMPL/t/exit" \
 	    "$LC_IMPL/t/noexec"
 	cat > "$LC_IMPL/server.py" <<'EOF'
-import http.server, json, os, sys, time, urllib.parse
+import hashlib, http.server, json, os, sys, time, urllib.parse
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -34,8 +36,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        self.reply(200, {"length": len(body),
+                         "sha256": hashlib.sha256(body).hexdigest()})
+
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
+        if url.path == "/big":
+            q = urllib.parse.parse_qs(url.query)
+            n = int(q.get("n", ["0"])[0])
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            block = bytes(range(256)) * 256
+            while n > 0:
+                self.wfile.write(block[:min(n, len(block))])
+                n -= min(n, len(block))
+            return
         if url.path == "/crash":
             os._exit(1)
         if url.path == "/half":

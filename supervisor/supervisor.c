@@ -479,6 +479,9 @@ configure_local(void)
 	/* Scheduler jobs have minute granularity; locally a minute of the
 	 * schedule passes in a second, so runs take seconds, not minutes. */
 	setenv("LOCALCLOUD_SCHEDULER_TIME_SCALE", "60", 0);
+	/* Services are private, as on Cloud Run, unless PUBLIC_SERVICES:
+	 * localcloud checks the ID token of every request to them. */
+	setenv("LOCALCLOUD_INVOKER_IAM", "1", 0);
 	/* Implementations built out of tree find their binaries here. */
 	setenv("PERF_AGENT_BUILDDIR", settings_libexec_dir(), 0);
 }

@@ -9,5 +9,7 @@ EXTRA_DIST += tests/integration/agent_chaos.sh
 TESTS += tests/integration/agent_load.sh
 EXTRA_DIST += tests/integration/agent_load.sh
 EXTRA_DIST += docs/SECURITY.md
+TESTS += tests/integration/agent_invoker.sh
+EXTRA_DIST += tests/integration/agent_invoker.sh
 TESTS += tests/integration/agent_term_warm.sh
 EXTRA_DIST += tests/integration/agent_term_warm.sh

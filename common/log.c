@@ -122,8 +122,9 @@ log_write_line(const char *line, size_t len)
 static void
 log_emit_json(const char *severity, const char *message)
 {
-	char ts[64], *text;
+	char ts[64], *text, *line;
 	json_t *o;
+	size_t len;
 
 	log_timestamp(ts, sizeof(ts));
 	o = json_object();
@@ -147,9 +148,16 @@ log_emit_json(const char *severity, const char *message)
 	json_decref(o);
 	if (text == NULL)
 		return;
-	log_write_line(text, strlen(text));
-	log_write_line("\n", 1);
-	free(text);
+	/* The line feed goes in the same write as the line. */
+	len = strlen(text);
+	if ((line = realloc(text, len + 2)) == NULL) {
+		free(text);
+		return;
+	}
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	log_write_line(line, len + 1);
+	free(line);
 }
 
 static void
@@ -166,8 +174,11 @@ log_emit_text(const char *severity, const char *message)
 	    log_service[0] ? " service=" : "", log_service);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(line))
+	if ((size_t)n >= sizeof(line)) {
+		/* Truncated: end the line with its line feed all the same. */
 		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
 	log_write_line(line, (size_t)n);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum setting_type {
@@ -199,8 +200,8 @@ settings_bool(enum setting_key key)
 {
 	const char *s = settings_str(key);
 
-	return strcmp(s, "1") == 0 || strcmp(s, "true") == 0 ||
-	    strcmp(s, "yes") == 0 || strcmp(s, "on") == 0;
+	return strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 ||
+	    strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0;
 }
 
 static int
@@ -224,10 +225,11 @@ settings_valid(enum setting_key key, const char *value, char *err,
 		return 0;
 	case SETTING_BOOL:
 		if (strcmp(value, "0") && strcmp(value, "1") &&
-		    strcmp(value, "true") && strcmp(value, "false") &&
-		    strcmp(value, "yes") && strcmp(value, "no") &&
-		    strcmp(value, "on") && strcmp(value, "off")) {
-			snprintf(err, errlen, "must be true or false");
+		    strcasecmp(value, "true") && strcasecmp(value, "false") &&
+		    strcasecmp(value, "yes") && strcasecmp(value, "no") &&
+		    strcasecmp(value, "on") && strcasecmp(value, "off")) {
+			snprintf(err, errlen, "use 1, true, yes or on to turn "
+			    "it on, and 0, false, no or off to turn it off");
 			return -1;
 		}
 		return 0;
@@ -287,8 +289,9 @@ settings_fail(const char *program, enum setting_key key, int from_flag,
 		fprintf(stderr, "%s: invalid --%s \"%.100s\": %s\n", program,
 		    setting_table[key].flag, value, why);
 	else
-		fprintf(stderr, "%s: invalid environment variable %s=\"%.100s\": "
-		    "%s\n", program, setting_table[key].env, value, why);
+		fprintf(stderr, "%s: invalid environment variable %s=\"%.100s\" "
+		    "(flag --%s): %s\n", program, setting_table[key].env, value,
+		    setting_table[key].flag, why);
 	exit(2);
 }
 

@@ -324,6 +324,9 @@ deployd_init(struct event_base *base)
 		    "agent knows the URL its measure trigger calls");
 	if (gcp_init() == -1)
 		return -1;
+	if (settings_bool(CFG_PUBLIC_SERVICES))
+		log_info("PUBLIC_SERVICES is on: services are deployed open to "
+		    "all and called without an ID token");
 	if (ipc_run_in_thread(base, deployd_check_cpu, deployd_resume_done,
 	    NULL) == -1)
 		log_warnx("cannot start the CPU allocation check");

@@ -582,9 +582,10 @@ pin_plan(long want)
 	CPU_CLR(want, &other_cpus);
 	pinning = 1;
 	cpu_list(&other_cpus, other_list, sizeof(other_list));
-	log_info("measured pinned to CPU %ld; the other workers%s on CPUs %s",
+	log_info("measured pinned to CPU %ld; the other workers%s on CPU%s %s",
 	    want, settings_bool(CFG_LOCAL) ? ", localcloud and the services "
-	    "it starts" : "", other_list);
+	    "it starts" : "", CPU_COUNT(&other_cpus) > 1 ? "s" : "",
+	    other_list);
 }
 
 /* Gives this agent instance an id, so that its workers can tell their own

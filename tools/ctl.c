@@ -162,14 +162,19 @@ ctl_print(long status, json_t *reply)
 	if (status < 0)
 		return 2;
 	if (status >= 400) {
-		fprintf(stderr, "perf-agent-ctl: HTTP %ld: %s%s%s\n", status,
-		    json_string_value(json_object_get(error, "message")) ?
-		    json_string_value(json_object_get(error, "message")) :
-		    "no message", json_object_get(error, "field") ?
-		    " (field " : "", json_object_get(error, "field") ?
-		    json_string_value(json_object_get(error, "field")) : "");
-		if (json_object_get(error, "field") != NULL)
-			fputs(")\n", stderr);
+		const char *message = json_string_value(json_object_get(error,
+		    "message"));
+		const char *field = json_string_value(json_object_get(error,
+		    "field"));
+
+		/* The field goes in brackets unless the message names it. */
+		if (field != NULL && message != NULL &&
+		    strstr(message, field) != NULL)
+			field = NULL;
+		fprintf(stderr, "perf-agent-ctl: HTTP %ld: %s%s%s%s\n", status,
+		    message != NULL ? message : "no message",
+		    field != NULL ? " (field " : "", field != NULL ? field : "",
+		    field != NULL ? ")" : "");
 		json_decref(reply);
 		return 1;
 	}
@@ -196,6 +201,14 @@ ctl_list(const char *s, int booleans)
 			n = sizeof(item) - 1;
 		memcpy(item, p, n);
 		item[n] = '\0';
+		if (booleans && strcmp(item, "true") != 0 &&
+		    strcmp(item, "false") != 0) {
+			fprintf(stderr, "perf-agent-ctl: invalid --startup-boost "
+			    "value \"%s\": use true, false or true,false\n",
+			    item);
+			json_decref(array);
+			return NULL;
+		}
 		if (booleans)
 			json_array_append_new(array, json_boolean(
 			    strcmp(item, "true") == 0));
@@ -267,6 +280,7 @@ ctl_deploy_body(struct ctl *c, const char *run_id, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	json_t *body, *matrix = json_object(), *impls = NULL, *schedule;
+	json_t *v_list;
 	long iterations = 3, count = 100, concurrency = 10, v;
 	const char *strategy = NULL;
 	json_error_t jerr;
@@ -274,7 +288,9 @@ ctl_deploy_body(struct ctl *c, const char *run_id, int argc, char **argv)
 
 	schedule = json_object();
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* getopt names argv[0], the run id here, in its messages. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			json_decref(matrix);
@@ -298,8 +314,9 @@ ctl_deploy_body(struct ctl *c, const char *run_id, int argc, char **argv)
 			    ctl_list(optarg, 0));
 			break;
 		case 'b':
-			json_object_set_new(matrix, "startup_boost",
-			    ctl_list(optarg, 1));
+			if ((v_list = ctl_list(optarg, 1)) == NULL)
+				goto fail;
+			json_object_set_new(matrix, "startup_boost", v_list);
 			break;
 		case 'n':
 			if (ctl_number("iterations", optarg, 1, 1000,
@@ -340,7 +357,14 @@ ctl_deploy_body(struct ctl *c, const char *run_id, int argc, char **argv)
 		case 's':
 			strategy = optarg;
 			break;
+		case ':':
+			fprintf(stderr, "perf-agent-ctl: %s needs a value\n",
+			    argv[optind - 1]);
+			goto fail;
 		default:
+			fprintf(stderr, "perf-agent-ctl: unknown option %s; "
+			    "run perf-agent-ctl --help for the deploy "
+			    "options\n", argv[optind - 1]);
 			goto fail;
 		}
 	}

@@ -265,6 +265,20 @@ gcp_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int (*gcp_stop_fn)(void);
+
+void
+gcp_set_stop(int (*stopping)(void))
+{
+	gcp_stop_fn = stopping;
+}
+
+int
+gcp_stopping(void)
+{
+	return gcp_stop_fn != NULL && gcp_stop_fn();
+}
+
 void
 gcp_sleep_ms(long ms)
 {

@@ -65,6 +65,9 @@ struct gcp_error {
  */
 int	gcp_init(void);
 void	gcp_cleanup(void);
+/* Once stopping() returns non-zero, waits for a long-running operation
+ * end early with status CANCELLED. NULL: never. */
+void	gcp_set_stop(int (*stopping)(void));
 /* Override the per-attempt timeouts, in milliseconds (0 keeps one), and
  * the number of attempts per request (1 disables retries), for every later
  * call. Call them before starting threads. */
@@ -117,7 +120,9 @@ int	gcs_upload(const char *bucket, const char *object,
 	    const char *content_type, const void *data, size_t len,
 	    int64_t if_generation_match, int64_t *generation,
 	    struct gcp_error *);
-/* Returns an array of the names starting with prefix (NULL for all). */
+/* Returns an array of the names starting with prefix (NULL for all). A
+ * bucket that does not exist fails with http_status 404 and is not
+ * logged: for a bucket created on first write, it means "empty". */
 int	gcs_list(const char *bucket, const char *prefix, json_t **names,
 	    struct gcp_error *);
 int	gcs_delete(const char *bucket, const char *object,
@@ -175,11 +180,13 @@ int	logging_request_instances(const char *service, time_t since,
  * than twice the margin). They never reach a log line.
  * metadata_access_token fails with INVALID_ARGUMENT when buf is too small;
  * *token of metadata_identity_token is malloc'd, and it is fetched anew
- * when the cached one expires in less than min_valid_s seconds.
+ * when the cached one expires in less than min_valid_s seconds; *valid_s
+ * (may be NULL) gets the seconds it has left, or -1 when the metadata
+ * server did not say.
  */
 int	metadata_access_token(char *buf, size_t size, struct gcp_error *);
 int	metadata_identity_token(const char *audience, long min_valid_s,
-	    char **token, struct gcp_error *);
+	    char **token, long *valid_s, struct gcp_error *);
 int	metadata_project_id(char *buf, size_t size, struct gcp_error *);
 
 /*

@@ -306,7 +306,7 @@ done:
 
 int
 metadata_identity_token(const char *audience, long min_valid_s, char **token,
-    struct gcp_error *err)
+    long *valid_s, struct gcp_error *err)
 {
 	struct gcp_id_token *e;
 	char *fresh = NULL, *audience_copy = NULL;
@@ -314,6 +314,8 @@ metadata_identity_token(const char *audience, long min_valid_s, char **token,
 	int found, rc = -1;
 
 	*token = NULL;
+	if (valid_s != NULL)
+		*valid_s = -1;
 	if (!gcp_token_chars(audience, GCP_AUDIENCE_MAX))
 		return gcp_error_set(err, 0, "INVALID_ARGUMENT", "audience "
 		    "must be 1 to %d visible ASCII characters",
@@ -329,6 +331,8 @@ metadata_identity_token(const char *audience, long min_valid_s, char **token,
 			gcp_nomem(err);
 		else
 			rc = 0;
+		if (valid_s != NULL)
+			*valid_s = (long)((e->expiry_ms - now) / 1000);
 		goto done;
 	}
 	if (gcp_fetch_identity(audience, &fresh, &lifetime, err) == -1)
@@ -352,6 +356,8 @@ metadata_identity_token(const char *audience, long min_valid_s, char **token,
 	e->expiry_ms = now + (lifetime > GCP_LIFETIME_MAX ? GCP_LIFETIME_MAX :
 	    lifetime) * 1000;
 	e->used_ms = now;
+	if (valid_s != NULL)
+		*valid_s = (long)((e->expiry_ms - now) / 1000);
 done:
 	pthread_mutex_unlock(&gcp_token_lock);
 	if (fresh != NULL) {

@@ -196,6 +196,9 @@ run_wait_operation(const char *operation_name, int timeout_s,
 			break;
 		json_decref(op);
 		op = NULL;
+		if (gcp_stopping())
+			return gcp_error_set(err, 0, "CANCELLED", "stopped "
+			    "while waiting for operation %s", operation_name);
 		left = deadline - gcp_now_ms();
 		if (left <= 0) {
 			log_escape(escaped, sizeof(escaped), operation_name,

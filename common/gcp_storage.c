@@ -243,6 +243,10 @@ gcs_list_page(const char *url, const char *bucket, json_t *names,
 	if (gcp_send_json(&req, GCP_API_STORAGE, "GET", url, bucket, NULL,
 	    GCP_REQ_IDEMPOTENT, err) == -1)
 		return -1;
+	if (req.status == 404) {
+		gcp_response_error(&req, err);
+		goto done;
+	}
 	if (req.status != 200) {
 		rc = gcp_request_fail(&req, err);
 		goto done;

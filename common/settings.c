@@ -149,14 +149,19 @@ static const struct setting setting_table[CFG_COUNT] = {
 	    SETTING_INT, "300", 1, 3600, "seconds a cold sample waits for "
 	    "its service to report zero instances (local mode: 3 idle "
 	    "timeouts plus 5)" },
+	[CFG_TRIGGER_GRACE] = { "trigger-grace", "TRIGGER_GRACE",
+	    SETTING_INT, "90", 5, 3600, "seconds past its time after which "
+	    "a measure trigger that has not come counts as lost, and "
+	    "measured starts the round itself (local mode: 10)" },
 	[CFG_SCALE_WINDOW] = { "scale-to-zero-window", "SCALE_TO_ZERO_WINDOW",
 	    SETTING_INT, "300", 1, 3600, "seconds of Cloud Monitoring "
 	    "samples that must all show zero instances before a cold sample; "
 	    "the metric lags minutes (local mode: 2)" },
 	[CFG_PUBLIC_SERVICES] = { "public-services", "PUBLIC_SERVICES",
-	    SETTING_BOOL, "0", 0, 1, "grant allUsers the Cloud Run invoker "
-	    "role on each deployed service and call them without an identity "
-	    "token (default: private services, called with an ID token)" },
+	    SETTING_BOOL, "0", 0, 1, "deploy services with Cloud Run's "
+	    "invoker check off (invokerIamDisabled), open to all, and call "
+	    "them without an identity token (default: private services, "
+	    "called with an ID token)" },
 };
 
 /* Effective values; NULL means the default. */
@@ -306,7 +311,10 @@ settings_load(int argc, char **argv, const char *program, const char *summary)
 	/* Environment first, so that flags override it. */
 	for (i = 0; i < CFG_COUNT; i++) {
 		env = getenv(setting_table[i].env);
-		if (env == NULL)
+		/* An empty number or switch is unset, as deployment tools
+		 * write a variable they have no value for. */
+		if (env == NULL || (env[0] == '\0' &&
+		    setting_table[i].type != SETTING_STRING))
 			continue;
 		if (settings_valid(i, env, err, sizeof(err)) == -1)
 			settings_fail(program, i, 0, env, err);

@@ -147,8 +147,8 @@ worker_main(const struct worker *w, int argc, char **argv)
 
 	event_base_dispatch(worker_evbase);
 
-	if (w->shutdown != NULL)
-		w->shutdown();
+	if (w->stop != NULL)
+		w->stop();
 	/* Threads still working activate their completion on the base once
 	 * done: keep running the loop without blocking so that every
 	 * completion runs and frees its request, and leave the base alone
@@ -165,6 +165,8 @@ worker_main(const struct worker *w, int argc, char **argv)
 		    ipc_threads_running());
 		return 0;
 	}
+	if (w->shutdown != NULL)
+		w->shutdown();
 	ipc_server_free(worker_server);
 	event_free(sigterm);
 	event_free(sigint);

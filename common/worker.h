@@ -17,6 +17,9 @@ struct worker {
 	const char	*summary;	/* one line for --help */
 	int		(*init)(struct event_base *);
 	void		(*handle)(struct ipc_request *);
+	/* After the loop ends: tells the worker's threads to finish. */
+	void		(*stop)(void);
+	/* Once no thread runs; skipped when one does not end in time. */
 	void		(*shutdown)(void);
 };
 

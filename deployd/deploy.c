@@ -25,6 +25,7 @@
 #include "settings.h"
 #include "state.h"
 #include "timefmt.h"
+#include "worker.h"
 
 struct deploy_job {
 	char		 run_id[80];
@@ -34,7 +35,36 @@ struct deploy_job {
 	json_t		*env;		/* per-run environment of services */
 	pthread_mutex_t	 lock;
 	size_t		 next;		/* next plan entry to deploy */
+	int		 active;	/* listed in deploy_active */
+	volatile int	 done;		/* ends the heartbeat */
 };
+
+/*
+ * Runs whose deploy this process is working on, as an object used as a
+ * set. A status that names this process as its owner while the run is not
+ * listed was left by a deploy that stopped without finishing (a failed
+ * write, say), and the next scan resumes it.
+ */
+static pthread_mutex_t deploy_active_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *deploy_active;
+
+/* Lists the job's run as deployed by this process; 0 when it was listed
+ * already, by another job. */
+static int
+deploy_active_take(struct deploy_job *job)
+{
+	int listed = 0;
+
+	pthread_mutex_lock(&deploy_active_lock);
+	if (deploy_active == NULL)
+		deploy_active = json_object();
+	if (deploy_active != NULL &&
+	    json_object_get(deploy_active, job->run_id) == NULL &&
+	    json_object_set_new(deploy_active, job->run_id, json_true()) == 0)
+		listed = job->active = 1;
+	pthread_mutex_unlock(&deploy_active_lock);
+	return listed;
+}
 
 static json_t *
 deploy_now(void)
@@ -51,6 +81,15 @@ deploy_job_free(void *arg)
 
 	if (job == NULL)
 		return;
+	if (job->active) {
+		pthread_mutex_lock(&deploy_active_lock);
+		json_object_del(deploy_active, job->run_id);
+		if (json_object_size(deploy_active) == 0) {
+			json_decref(deploy_active);
+			deploy_active = NULL;
+		}
+		pthread_mutex_unlock(&deploy_active_lock);
+	}
 	runplan_free(&job->plan);
 	json_decref(job->manifest);
 	json_decref(job->status);
@@ -309,6 +348,12 @@ deploy_plan(json_t *body, json_t **reply, void **jobp, char *err,
 	}
 	if (rc == -1)
 		goto fail;
+	if (!deploy_active_take(job)) {
+		snprintf(code, codelen, "unavailable");
+		snprintf(err, errlen, "run %s is being deployed by an earlier "
+		    "request; retry in a few seconds", run_id);
+		goto fail;
+	}
 	if ((job->env = deploy_env(run_id, err, errlen)) == NULL)
 		goto fail;
 	if (trigger_create(run_id, deploy_delay(request), 1, &at, trigger,
@@ -366,6 +411,10 @@ deploy_wait_service(const char *name, json_t **service, char *err,
 			    DEPLOY_TIMEOUT_S, gerr.message);
 			return -1;
 		}
+		if (worker_is_stopping()) {
+			snprintf(err, errlen, "stopped");
+			return -1;
+		}
 		sleep(2);
 	}
 }
@@ -406,6 +455,11 @@ deploy_one(struct deploy_job *job, const struct runplan_entry *entry,
 		rc = run_wait_operation(name ? name : "", DEPLOY_TIMEOUT_S,
 		    &done, &gerr);
 		json_decref(op);
+		if (rc == -1 && worker_is_stopping()) {
+			json_decref(done);
+			snprintf(err, errlen, "stopped");
+			return -1;
+		}
 		if (rc == -1 && done == NULL) {
 			/* The operation could not be read (the API restarted,
 			 * or the operation expired); the service itself tells
@@ -513,7 +567,7 @@ deploy_worker(void *arg)
 		pthread_mutex_lock(&job->lock);
 		index = job->next++;
 		pthread_mutex_unlock(&job->lock);
-		if (index >= job->plan.count)
+		if (index >= job->plan.count || worker_is_stopping())
 			return NULL;
 		if (deploy_done_already(job, index))
 			continue;
@@ -525,6 +579,9 @@ deploy_worker(void *arg)
 			log_info("run %s: %s ready at %s", job->run_id,
 			    entry->service_name, url);
 			deploy_record(job, index, url, NULL);
+		} else if (worker_is_stopping()) {
+			/* Left for the deployd that resumes the run. */
+			return NULL;
 		} else {
 			log_warnx("run %s: %s failed: %s", job->run_id,
 			    entry->service_name, err);
@@ -533,18 +590,67 @@ deploy_worker(void *arg)
 	}
 }
 
+/* Writes the status every DEPLOY_HEARTBEAT_S while the deploy runs, so
+ * that another agent instance can tell a slow deploy from an abandoned
+ * one. Ticks of 100 ms bound the join at the end. */
+static void *
+deploy_heartbeat(void *arg)
+{
+	struct deploy_job *job = arg;
+	char err[512];
+	long ticks = 0;
+
+	while (!job->done) {
+		struct timespec tick = { 0, 100 * 1000000 };
+
+		nanosleep(&tick, NULL);
+		if (++ticks % (DEPLOY_HEARTBEAT_S * 10) != 0 || job->done)
+			continue;
+		pthread_mutex_lock(&job->lock);
+		if (deploy_write(job, 0, err, sizeof(err)) == -1)
+			log_warnx("run %s: cannot store the deploy status: %s",
+			    job->run_id, err);
+		pthread_mutex_unlock(&job->lock);
+	}
+	return NULL;
+}
+
+/*
+ * Writes the final status. Retried for a minute, because measured waits
+ * for it: stated may be restarting. A status that still cannot be written
+ * stays "deploying" under this process, which no longer lists the run as
+ * active, so the next scan resumes the deploy and writes it again.
+ */
+static void
+deploy_write_final(struct deploy_job *job)
+{
+	char err[512];
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		if (deploy_write(job, 0, err, sizeof(err)) == 0)
+			return;
+		if (worker_is_stopping())
+			break;
+		sleep(2);
+	}
+	log_warnx("run %s: cannot store the deploy status: %s; the next scan "
+	    "writes it again", job->run_id, err);
+}
+
 void
 deploy_services(void *arg)
 {
 	struct deploy_job *job = arg;
-	pthread_t threads[DEPLOY_PARALLEL];
+	pthread_t threads[DEPLOY_PARALLEL], heartbeat;
 	size_t i, n = job->plan.count < DEPLOY_PARALLEL ? job->plan.count :
 	    DEPLOY_PARALLEL, started = 0;
 	json_int_t completed = 0, failed = 0;
 	json_t *service, *progress;
 	const char *status;
-	char err[512];
+	int beating;
 
+	beating = pthread_create(&heartbeat, NULL, deploy_heartbeat, job) == 0;
 	for (i = 0; i < n; i++)
 		if (pthread_create(&threads[started], NULL, deploy_worker,
 		    job) == 0)
@@ -553,6 +659,9 @@ deploy_services(void *arg)
 		deploy_worker(job);
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	job->done = 1;
+	if (beating)
+		pthread_join(heartbeat, NULL);
 
 	/* Counted from the manifest, which each service's outcome reaches
 	 * before the status does: a deploy resumed after a crash between
@@ -568,12 +677,19 @@ deploy_services(void *arg)
 	progress = json_object_get(job->status, "progress");
 	json_object_set_new(progress, "completed", json_integer(completed));
 	json_object_set_new(progress, "failed", json_integer(failed));
+	if (completed + failed < (json_int_t)job->plan.count) {
+		/* Stopped: give the deploy up for the next deployd. */
+		json_object_set_new(job->status, "owner", json_null());
+		deploy_write_final(job);
+		log_info("run %s: stopped with %lld of %zu services done; the "
+		    "next deployd resumes the deploy", job->run_id,
+		    (long long)(completed + failed), job->plan.count);
+		return;
+	}
 	json_object_set_new(job->status, "phase", json_string(completed > 0 ?
 	    "waiting" : "failed"));
 	json_object_set_new(job->status, "completed_at", deploy_now());
-	if (deploy_write(job, 0, err, sizeof(err)) == -1)
-		log_warnx("run %s: cannot store the deploy status: %s",
-		    job->run_id, err);
+	deploy_write_final(job);
 	log_info("run %s: deploy done, %lld of %zu services ready",
 	    job->run_id, (long long)completed, job->plan.count);
 }
@@ -680,9 +796,12 @@ deploy_cleanup(const char *run_id, json_t **reply, char *err, size_t errlen,
 	return 0;
 }
 
-/* Returns 1 when the deployd that owns a deploy in progress is gone: a
- * dead process of this instance, or no progress for longer than a deploy
- * may take. */
+/*
+ * Returns 1 when no process works on a deploy in progress: its owner gave it
+ * up, or is a dead process of this instance, or is this process (which
+ * takes the run only if no job of its own lists it), or belongs to
+ * another instance and has not written the status for DEPLOY_LEASE_S.
+ */
 static int
 deploy_owner_gone(json_t *status)
 {
@@ -694,12 +813,14 @@ deploy_owner_gone(json_t *status)
 	json_int_t pid = json_integer_value(json_object_get(owner, "pid"));
 	time_t at;
 
+	if (!json_is_object(owner))
+		return 1;
 	if (instance != NULL && strcmp(instance, settings_instance_id()) == 0)
-		return pid != getpid() && (pid <= 0 ||
-		    (kill((pid_t)pid, 0) == -1 && errno == ESRCH));
+		return pid == getpid() || pid <= 0 ||
+		    (kill((pid_t)pid, 0) == -1 && errno == ESRCH);
 	if (updated == NULL || timefmt_parse(updated, &at) == -1)
 		return 1;
-	return time(NULL) - at > DEPLOY_TIMEOUT_S + 60;
+	return time(NULL) - at > DEPLOY_LEASE_S;
 }
 
 /* Resumes one run's deploy in progress; the caller frees nothing. */
@@ -721,7 +842,7 @@ deploy_resume(const char *run_id)
 		goto done;
 	phase = json_string_value(json_object_get(job->status, "phase"));
 	if (phase == NULL || strcmp(phase, "deploying") != 0 ||
-	    !deploy_owner_gone(job->status))
+	    !deploy_owner_gone(job->status) || !deploy_active_take(job))
 		goto done;
 	state_run_object(object, sizeof(object), run_id,
 	    STATE_DEPLOY_MANIFEST);
@@ -768,6 +889,8 @@ deploy_resume_all(void *arg)
 		return;
 	}
 	json_array_foreach(names, i, name) {
+		if (worker_is_stopping())
+			break;
 		base = strrchr(json_string_value(name) ?
 		    json_string_value(name) : "", '/');
 		if (base == NULL)

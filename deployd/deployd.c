@@ -126,8 +126,9 @@ deployd_scale_state(struct deployd_job *job, json_t *body)
  * last an hour. */
 #define DEPLOYD_TOKEN_VALID_MAX	3300
 
-/* Replies to {audience, min_valid_s?} with an ID token that stays valid
- * for min_valid_s more seconds (default 0). */
+/* Replies to {audience, min_valid_s?} with {token, valid_s}: an ID token
+ * that stays valid for min_valid_s more seconds (default 0), and the
+ * seconds it has left (-1: unknown). */
 static void
 deployd_id_token(struct deployd_job *job, json_t *body)
 {
@@ -136,6 +137,7 @@ deployd_id_token(struct deployd_job *job, json_t *body)
 	json_t *min_valid = json_object_get(body, "min_valid_s");
 	struct gcp_error gerr;
 	char *token;
+	long valid_s;
 
 	if (audience == NULL) {
 		snprintf(job->code, sizeof(job->code), "invalid");
@@ -153,13 +155,14 @@ deployd_id_token(struct deployd_job *job, json_t *body)
 		return;
 	}
 	if (metadata_identity_token(audience, (long)json_integer_value(
-	    min_valid), &token, &gerr) == -1) {
+	    min_valid), &token, &valid_s, &gerr) == -1) {
 		snprintf(job->code, sizeof(job->code), "unavailable");
 		snprintf(job->err, sizeof(job->err), "identity token: %s",
 		    gerr.message);
 		return;
 	}
-	job->reply = json_pack("{s:s}", "token", token);
+	job->reply = json_pack("{s:s, s:I}", "token", token, "valid_s",
+	    (json_int_t)valid_s);
 	explicit_bzero(token, strlen(token));
 	free(token);
 }
@@ -240,6 +243,38 @@ static void
 deployd_resume_done(void *arg)
 {
 	jobs_running--;
+}
+
+static struct event *rescan_ev;
+static int rescan_running;
+
+static void
+deployd_rescan_done(void *arg)
+{
+	jobs_running--;
+	rescan_running = 0;
+}
+
+/* Starts a scan for deploys whose owner is gone, unless one runs: at
+ * start, and every DEPLOY_RESCAN_S, because an owner may die while this
+ * deployd runs, or leave its final status unwritten. */
+static void
+deployd_rescan(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { DEPLOY_RESCAN_S, 0 };
+
+	if (rescan_running || worker_is_stopping())
+		goto again;
+	if (ipc_run_in_thread(worker_base(), deploy_resume_all,
+	    deployd_rescan_done, NULL) == -1)
+		log_warnx("cannot start the scan for deploys to resume");
+	else {
+		rescan_running = 1;
+		jobs_running++;
+	}
+again:
+	if (!worker_is_stopping())
+		evtimer_add(rescan_ev, &tv);
 }
 
 static void
@@ -324,6 +359,7 @@ deployd_init(struct event_base *base)
 		    "agent knows the URL its measure trigger calls");
 	if (gcp_init() == -1)
 		return -1;
+	gcp_set_stop(worker_is_stopping);
 	if (settings_bool(CFG_PUBLIC_SERVICES))
 		log_info("PUBLIC_SERVICES is on: services are deployed open to "
 		    "all and called without an ID token");
@@ -332,17 +368,20 @@ deployd_init(struct event_base *base)
 		log_warnx("cannot start the CPU allocation check");
 	else
 		jobs_running++;
-	if (ipc_run_in_thread(base, deploy_resume_all, deployd_resume_done,
-	    NULL) == -1)
-		log_warnx("cannot start the scan for deploys to resume");
-	else
-		jobs_running++;
+	if ((rescan_ev = evtimer_new(base, deployd_rescan, NULL)) == NULL) {
+		log_warnx("cannot create the scan timer");
+		return -1;
+	}
+	deployd_rescan(-1, 0, NULL);
 	return 0;
 }
 
 static void
 deployd_shutdown(void)
 {
+	if (rescan_ev != NULL)
+		event_free(rescan_ev);
+	rescan_ev = NULL;
 	gcp_cleanup();
 	manifest_free(manifest);
 }

@@ -13,6 +13,13 @@
 #define DEPLOY_TIMEOUT_S	600
 /* Services deployed at once. */
 #define DEPLOY_PARALLEL		8
+/* Seconds between writes of a deploy's status while it runs, and after
+ * which a deploy of another agent instance with no write counts as
+ * abandoned. */
+#define DEPLOY_HEARTBEAT_S	20
+#define DEPLOY_LEASE_S		120
+/* Seconds between scans for abandoned deploys. */
+#define DEPLOY_RESCAN_S		30
 
 /* The implementations manifest, loaded at start. */
 const struct manifest *deployd_manifest(void);

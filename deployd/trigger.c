@@ -96,9 +96,30 @@ trigger_http(const char *run_id, const char *url_key, char *err,
 	return http;
 }
 
+/*
+ * Reads the time the scheduler will fire the job (its scheduleTime) into
+ * *at when it is no later than the time asked for: localcloud's scaled
+ * clock fires jobs early. Keeps *at when the job cannot be read.
+ */
+static void
+trigger_job_time(const char *id, time_t *at)
+{
+	struct gcp_error gerr;
+	const char *when;
+	json_t *job;
+	time_t t;
+
+	if (scheduler_get_job(id, &job, &gerr) != 0)
+		return;
+	when = json_string_value(json_object_get(job, "scheduleTime"));
+	if (when != NULL && timefmt_parse(when, &t) == 0 && t <= *at)
+		*at = t;
+	json_decref(job);
+}
+
 static int
-trigger_create_job(const char *run_id, time_t at, char *name, size_t namelen,
-    char *err, size_t errlen)
+trigger_create_job(const char *run_id, time_t *at, char *name,
+    size_t namelen, char *err, size_t errlen)
 {
 	struct gcp_error gerr;
 	char id[256], cron[64];
@@ -114,7 +135,7 @@ trigger_create_job(const char *run_id, time_t at, char *name, size_t namelen,
 	}
 	if ((http = trigger_http(run_id, "uri", err, errlen)) == NULL)
 		return -1;
-	gmtime_r(&at, &tm);
+	gmtime_r(at, &tm);
 	snprintf(cron, sizeof(cron), "%d %d %d %d *", tm.tm_min, tm.tm_hour,
 	    tm.tm_mday, tm.tm_mon + 1);
 	full = scheduler_job_name(id);
@@ -136,6 +157,7 @@ trigger_create_job(const char *run_id, time_t at, char *name, size_t namelen,
 	snprintf(name, namelen, "%s", id);
 	log_info("run %s: scheduler job %s fires at \"%s\" UTC", run_id, id,
 	    cron);
+	trigger_job_time(id, at);
 	return 0;
 }
 
@@ -193,7 +215,7 @@ trigger_create(const char *run_id, long delay_s, long round, time_t *at,
 	if (target % 60 != 0)
 		target += 60 - target % 60;
 	*at = target;
-	return trigger_create_job(run_id, target, name, namelen, err, errlen);
+	return trigger_create_job(run_id, at, name, namelen, err, errlen);
 }
 
 int

@@ -121,7 +121,8 @@ static const struct worker frontd_worker = {
 	.summary = "Serves the Agent API over HTTP on PORT.",
 	.init = frontd_init,
 	.handle = frontd_handle,
-	.shutdown = frontd_shutdown,
+	/* Before the wait: no new request may start a thread. */
+	.stop = frontd_shutdown,
 };
 
 int

@@ -52,6 +52,7 @@ struct lc {
 	unsigned int	 idle_timeout;	/* seconds an instance may sit idle */
 	unsigned int	 startup_timeout; /* seconds to wait for a listen */
 	unsigned int	 metrics_lag;	/* seconds Monitoring hides */
+	unsigned int	 token_lifetime; /* seconds a token lasts */
 	int		 tls;		/* 1: service URLs are https:// */
 	int		 invoker_iam;	/* 1: private services need a token */
 	char		 ca_cert_path[LC_PATH_MAX]; /* <data_dir>/ca.pem */

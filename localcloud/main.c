@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "localcloud.h"
+#include "tokens.h"
 
 /*
  * The modules, tried in this order for every request. Their paths do not
@@ -85,6 +86,8 @@ usage(FILE *out)
 "  --metrics-lag SEC    hide the newest SEC seconds of Monitoring samples,\n"
 "                       as the real metric lags (LOCALCLOUD_METRICS_LAG,\n"
 "                       default 0)\n"
+"  --token-lifetime SEC seconds the ID and access tokens last, 60 to 86400\n"
+"                       (LOCALCLOUD_TOKEN_LIFETIME, default %d)\n"
 "  --plain-http         service URLs are http:// instead of https://\n"
 "                       (LOCALCLOUD_PLAIN_HTTP=1)\n"
 "  --invoker-iam        enforce Cloud Run's invoker check: a request to a\n"
@@ -99,7 +102,8 @@ usage(FILE *out)
 "Service URLs use a certificate issued by the CA in DIR/ca.pem.\n",
 	    LC_DEFAULT_PORT, LC_DEFAULT_DATA_DIR, LC_DEFAULT_PROJECT,
 	    LC_DEFAULT_REGION, LC_DEFAULT_IMPLEMENTATIONS,
-	    LC_DEFAULT_IDLE_TIMEOUT, LC_DEFAULT_STARTUP_TIMEOUT);
+	    LC_DEFAULT_IDLE_TIMEOUT, LC_DEFAULT_STARTUP_TIMEOUT,
+	    TOKENS_LIFETIME);
 }
 
 /* Parses a decimal number in [min, max]; -1 when invalid. */
@@ -139,6 +143,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_STARTUP_TIMEOUT,
 	OPT_METRICS_LAG,
+	OPT_TOKEN_LIFETIME,
 	OPT_PLAIN_HTTP,
 	OPT_INVOKER_IAM,
 	OPT_LOG_FORMAT,
@@ -156,6 +161,7 @@ static const struct option long_options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "startup-timeout", required_argument, NULL, OPT_STARTUP_TIMEOUT },
 	{ "metrics-lag", required_argument, NULL, OPT_METRICS_LAG },
+	{ "token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
 	{ "invoker-iam", no_argument, NULL, OPT_INVOKER_IAM },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -171,6 +177,7 @@ struct settings {
 	const char	*idle_timeout;
 	const char	*startup_timeout;
 	const char	*metrics_lag;
+	const char	*token_lifetime;
 	const char	*log_format;
 };
 
@@ -186,6 +193,7 @@ settings_parse(struct lc *lc, struct settings *s, int argc, char **argv)
 	s->idle_timeout = getenv("LOCALCLOUD_IDLE_TIMEOUT");
 	s->startup_timeout = getenv("LOCALCLOUD_STARTUP_TIMEOUT");
 	s->metrics_lag = getenv("LOCALCLOUD_METRICS_LAG");
+	s->token_lifetime = getenv("LOCALCLOUD_TOKEN_LIFETIME");
 	s->log_format = getenv("LOCALCLOUD_LOG_FORMAT");
 	lc->data_dir = (v = getenv("LOCALCLOUD_DATA_DIR")) ? v :
 	    LC_DEFAULT_DATA_DIR;
@@ -224,6 +232,9 @@ settings_parse(struct lc *lc, struct settings *s, int argc, char **argv)
 			break;
 		case OPT_METRICS_LAG:
 			s->metrics_lag = optarg;
+			break;
+		case OPT_TOKEN_LIFETIME:
+			s->token_lifetime = optarg;
 			break;
 		case OPT_PLAIN_HTTP:
 			lc->tls = 0;
@@ -293,6 +304,14 @@ settings_check(struct lc *lc, const struct settings *s)
 		return -1;
 	}
 	lc->metrics_lag = (unsigned int)v;
+	v = TOKENS_LIFETIME;
+	if (s->token_lifetime != NULL &&
+	    parse_uint(s->token_lifetime, 60, 86400, &v) == -1) {
+		log_warnx("invalid token lifetime '%s': expected 60 to 86400 "
+		    "seconds", s->token_lifetime);
+		return -1;
+	}
+	lc->token_lifetime = (unsigned int)v;
 	if (*lc->project == '\0' || *lc->region == '\0' ||
 	    *lc->data_dir == '\0') {
 		log_warnx("the project, region and data dir must not be empty");

@@ -93,7 +93,8 @@ md_service_account(struct lc *lc, struct evhttp_request *req,
 			return;
 		}
 		body = json_pack("{s:s, s:i, s:s}", "access_token", access,
-		    "expires_in", TOKENS_LIFETIME - 1, "token_type", "Bearer");
+		    "expires_in", (int)tokens_lifetime() - 1, "token_type",
+		    "Bearer");
 		text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 		json_decref(body);
 		if (text == NULL) {

@@ -50,6 +50,7 @@ static struct {
 	char		 project_number[TOKENS_PROJECT_DIGITS + 1];
 	json_t		*jwks;
 	char		 api_url[LC_URL_MAX];
+	unsigned int	 lifetime;	/* seconds */
 } tokens;
 
 /* Writes a stable decimal number of digits characters derived from text,
@@ -148,6 +149,8 @@ tokens_open(struct lc *lc)
 		tokens.refs++;
 		return 0;
 	}
+	tokens.lifetime = lc->token_lifetime > 0 ? lc->token_lifetime :
+	    TOKENS_LIFETIME;
 	if (snprintf(dir, sizeof(dir), "%s/oauth2", lc->data_dir) >=
 	    (int)sizeof(dir) || snprintf(path, sizeof(path), "%s/%s", dir,
 	    TOKENS_KEY_FILE) >= (int)sizeof(path)) {
@@ -239,8 +242,14 @@ tokens_unique_id(const char *email, char *buf, size_t size)
 	return 0;
 }
 
+unsigned int
+tokens_lifetime(void)
+{
+	return tokens.lifetime > 0 ? tokens.lifetime : TOKENS_LIFETIME;
+}
+
 /* Signs an OIDC ID token for email with the given audience, valid for
- * TOKENS_LIFETIME seconds from now. */
+ * tokens_lifetime() seconds from now. */
 int
 tokens_id_token(const char *audience, const char *email, char **token)
 {
@@ -258,7 +267,7 @@ tokens_id_token(const char *audience, const char *email, char **token)
 	claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
 	    "iss", TOKENS_ISSUER, "aud", audience, "azp", sub, "sub", sub,
 	    "email", email, "email_verified", 1, "iat", now,
-	    "exp", now + TOKENS_LIFETIME);
+	    "exp", now + (json_int_t)tokens_lifetime());
 	if (claims == NULL)
 		return -1;
 	st = jwt_sign_rs256(tokens.key, tokens.kid, claims, token);

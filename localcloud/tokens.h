@@ -17,7 +17,7 @@
 
 #include "localcloud.h"
 
-/* Lifetime of ID and access tokens, in seconds, as Google's. */
+/* Default lifetime of ID and access tokens, in seconds, as Google's. */
 #define TOKENS_LIFETIME		3600
 
 /* Maximum length of an ID token audience, in bytes. */
@@ -28,6 +28,8 @@ void		 tokens_close(void);
 int		 tokens_route(struct lc *lc, struct evhttp_request *req,
 		    const char *path, const char *query);
 const char	*tokens_service_account(void);
+/* Seconds the tokens made from now on last. */
+unsigned int	 tokens_lifetime(void);
 const json_t	*tokens_jwks(void);
 const char	*tokens_project_number(void);
 int		 tokens_unique_id(const char *email, char *buf, size_t size);

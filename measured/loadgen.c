@@ -42,6 +42,16 @@ struct options {
 	int64_t		 duration_ns;
 	int		 cold;
 	int		 test_nagle;
+	int64_t		 refresh_ns;
+};
+
+/* Requests rebuilt by --refresh-ms, kept until the run ends. */
+struct refresh {
+	const struct options	*o;
+	const char		*body;
+	size_t			 body_len;
+	struct warm_request	 built[64];
+	unsigned		 n;
 };
 
 static void
@@ -61,6 +71,8 @@ usage(FILE *out)
 "  --rate N             open loop: requests per second\n"
 "  --duration SECONDS   open loop: length of the schedule\n"
 "  --cold               one request on a fresh connection (libcurl)\n"
+"  --refresh-ms N       rebuild the request every N ms (at most 63 times),\n"
+"                       with a header X-Request-Generation counting them\n"
 "  --help               print this help\n"
 "Each connection's first request is a warm-up, reported apart. Prints one\n"
 "JSON object; exits 0 when the run took place, even if requests failed.\n");
@@ -138,6 +150,12 @@ parse_value(int ch, const char *arg, struct options *o)
 			    "86400 seconds", arg);
 		o->duration_ns = (int64_t)(d * 1e9);
 		break;
+	case 'R':
+		if (parse_u64(arg, 1, 3600000, &u) == -1)
+			fatalx("invalid --refresh-ms %s: expected 1 to 3600000",
+			    arg);
+		o->refresh_ns = (int64_t)u * 1000000;
+		break;
 	case 'H':
 		if (o->nheaders == WARM_MAX_HEADERS)
 			fatalx("more than %d --header options",
@@ -164,6 +182,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "cold", no_argument, NULL, 'C' },
 		{ "test-nagle", no_argument, NULL, 'N' },
+		{ "refresh-ms", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -274,9 +293,41 @@ add_cpu(json_t *out, int64_t cpu, uint64_t requests)
 		(void)json_object_set_new(out, "client", o);
 }
 
+/* The engine's refresh: the same request with the next generation. */
+static int
+refresh_request(void *arg, const char **request, size_t *len)
+{
+	struct refresh	*r = arg;
+	const char	*headers[WARM_MAX_HEADERS + 1];
+	char		 generation[64], err[256];
+	struct warm_request *req;
+	size_t		 i;
+
+	if (r->n == sizeof(r->built) / sizeof(r->built[0]))
+		return -1;
+	for (i = 0; i < r->o->nheaders; i++)
+		headers[i] = r->o->headers[i];
+	(void)snprintf(generation, sizeof(generation),
+	    "X-Request-Generation: %u", r->n);
+	headers[i++] = generation;
+	req = &r->built[r->n];
+	if (warm_request_build(r->o->method != NULL ? r->o->method :
+	    (r->body != NULL ? "POST" : "GET"), r->o->url, headers, i,
+	    r->body, r->body_len, req, err, sizeof(err)) == -1) {
+		log_warnx("cannot rebuild the request: %s", err);
+		return -1;
+	}
+	r->n++;
+	*request = req->bytes;
+	*len = req->len;
+	return 0;
+}
+
 static json_t *
 run_warm(const struct options *o, const char *body, size_t body_len)
 {
+	struct refresh		 r;
+	unsigned		 i;
 	struct warm_request	 req;
 	struct warm_config	 cfg;
 	struct warm_result	 res;
@@ -302,6 +353,16 @@ run_warm(const struct options *o, const char *body, size_t body_len)
 	cfg.rate_rps = o->rate;
 	cfg.duration_ns = o->duration_ns;
 	cfg.test_nagle = o->test_nagle;
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.body = body;
+	r.body_len = body_len;
+	r.n = 1;	/* generation 0 is the first request, without the header */
+	if (o->refresh_ns > 0) {
+		cfg.refresh = refresh_request;
+		cfg.refresh_arg = &r;
+		cfg.refresh_ns = o->refresh_ns;
+	}
 
 	cpu0 = cpu_ns();
 	if (warm_run(&cfg, &res) == -1)
@@ -313,6 +374,8 @@ run_warm(const struct options *o, const char *body, size_t body_len)
 		    res.warmup_failed);
 	warm_result_free(&res);
 	warm_request_free(&req);
+	for (i = 1; i < r.n; i++)
+		warm_request_free(&r.built[i]);
 	return out;
 }
 

@@ -24,6 +24,12 @@
 #include "timefmt.h"
 #include "vectors.h"
 
+int
+measure_job_deferred(const struct measure_job *job)
+{
+	return job->deferred;
+}
+
 const char *
 measure_job_run_id(const struct measure_job *job)
 {
@@ -81,6 +87,18 @@ measure_strategy(json_t *request)
 	    request, "benchmark_config"), "cold_start_strategy"));
 
 	return s != NULL ? s : "rounds";
+}
+
+/* Returns 1 when the time in field of object is more than TRIGGER_GRACE
+ * seconds past. */
+static int
+measure_overdue(json_t *object, const char *field)
+{
+	const char *when = json_string_value(json_object_get(object, field));
+	time_t at;
+
+	return when != NULL && timefmt_parse(when, &at) == 0 &&
+	    time(NULL) - at > settings_int(CFG_TRIGGER_GRACE);
 }
 
 /* Returns 1 when the owner recorded in status can no longer be working. */
@@ -272,8 +290,12 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 		json_decref(tried);
 		tried = NULL;
 		if (rc == 1) {
-			if (resume_only)
+			if (resume_only && !measure_overdue(job->manifest,
+			    "measure_scheduled_at"))
 				goto busy_or_idle;
+			if (resume_only)
+				log_warnx("run %s: the measure trigger did not "
+				    "come; starting the measurement", run_id);
 			st = measure_status_new(run_id, job->request,
 			    strcmp(measure_strategy(job->request),
 			    "replicas") == 0 ? 1 : iterations);
@@ -312,10 +334,16 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 			return CLAIM_BUSY;
 		}
 		if (phase != NULL && strcmp(phase, "waiting") == 0) {
-			if (resume_only) {
+			if (resume_only && !measure_overdue(st,
+			    "next_round_at")) {
 				json_decref(st);
 				goto busy_or_idle;
 			}
+			if (resume_only)
+				log_warnx("run %s: the trigger of round %lld did "
+				    "not come; starting the round", run_id,
+				    (long long)json_integer_value(
+				    json_object_get(st, "round")) + 1);
 			/* The next round's trigger. */
 			json_object_set_new(st, "round", json_integer(
 			    json_integer_value(json_object_get(st, "round")) +
@@ -348,7 +376,7 @@ busy_or_idle:
 	*reply = measure_reply(run_id, "idle", NULL);
 	return CLAIM_BUSY;
 started:
-	log_info("run %s: claimed round %ld of the measurement", run_id,
+	log_debug("run %s: claimed round %ld of the measurement", run_id,
 	    job->round);
 	*reply = measure_reply(run_id, "measuring", job->status);
 	*jobp = job;
@@ -449,45 +477,49 @@ measure_reload_manifest(struct measure_job *job, char *err, size_t errlen)
 	return 0;
 }
 
-/* Waits while the deploy phase is still running; -1 when it failed, did
- * not end in time, or the job must stop. */
+/*
+ * Checks the deploy phase: 0 when it has ended (the manifest is read
+ * again, since the one read at the claim may predate the services' URLs),
+ * 1 while it runs, 2 when it is stuck (no write for
+ * MEASURE_DEPLOY_STALE_S), -1 on a state error. A deploy that stopped
+ * half-way has a manifest but no status until /deploy is repeated or
+ * deployd resumes it; it counts as running since the manifest's time.
+ */
 static int
-measure_wait_deploy(struct measure_job *job, char *err, size_t errlen)
+measure_deploy_state(struct measure_job *job, char *err, size_t errlen)
 {
 	char object[256];
-	const char *phase;
-	json_t *st;
-	long waited;
+	const char *phase, *updated;
+	json_t *st = NULL;
+	time_t at;
 	int rc;
 
 	state_run_object(object, sizeof(object), job->run_id,
 	    STATE_DEPLOY_STATUS);
-	for (waited = 0; waited <= MEASURE_DEPLOY_WAIT_S; waited += 2) {
-		/* A deploy whose first writes failed half-way has a manifest
-		 * but no status until /deploy is repeated: wait for it. */
-		if ((rc = state_get(object, &st, NULL, err, errlen)) == -1)
-			return -1;
-		if (rc == 1)
-			st = json_pack("{s:s}", "phase", "deploying");
+	if ((rc = state_get(object, &st, NULL, err, errlen)) == -1)
+		return -1;
+	if (rc == 1) {
+		phase = "deploying";
+		updated = json_string_value(json_object_get(job->manifest,
+		    "deployed_at"));
+	} else {
 		phase = json_string_value(json_object_get(st, "phase"));
-		if (phase == NULL || strcmp(phase, "deploying") != 0) {
-			json_decref(st);
-			/* The manifest read at the claim may predate the
-			 * services' URLs. */
-			return measure_reload_manifest(job, err, errlen);
-		}
-		json_decref(st);
-		if (waited == 0)
-			log_info("run %s: waiting for the deploy to finish",
-			    job->run_id);
-		if (measure_sleep(job, 2) == -1) {
-			snprintf(err, errlen, "stopped");
-			return -1;
-		}
+		updated = json_string_value(json_object_get(st, "updated_at"));
 	}
-	snprintf(err, errlen, "the deploy did not finish within %d s",
-	    MEASURE_DEPLOY_WAIT_S);
-	return -1;
+	if (phase == NULL || strcmp(phase, "deploying") != 0) {
+		json_decref(st);
+		return measure_reload_manifest(job, err, errlen);
+	}
+	if (updated == NULL || timefmt_parse(updated, &at) == -1)
+		at = 0;
+	json_decref(st);
+	if (time(NULL) - at > MEASURE_DEPLOY_STALE_S) {
+		snprintf(err, errlen, "the deploy stopped: its status was last "
+		    "written more than %d s ago; deploy the run again with a "
+		    "new run_id", MEASURE_DEPLOY_STALE_S);
+		return 2;
+	}
+	return 1;
 }
 
 static int
@@ -529,6 +561,24 @@ measure_samples(json_t *record)
 	return n;
 }
 
+/* Returns 1 when a cold attempt was refused (HTTP 401 or 403), which
+ * no later round changes. */
+static int
+measure_denied(json_t *record)
+{
+	json_t *attempt;
+	size_t i;
+
+	json_array_foreach(json_object_get(record, "cold"), i, attempt) {
+		const char *outcome = json_string_value(json_object_get(
+		    attempt, "outcome"));
+
+		if (outcome != NULL && strcmp(outcome, "denied") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static long
 measure_target(struct measure_job *job)
 {
@@ -544,7 +594,8 @@ measure_needs_cold(struct measure_job *job, json_t *record)
 	json_t *attempt;
 	size_t i;
 
-	if (measure_samples(record) >= measure_target(job))
+	if (measure_samples(record) >= measure_target(job) ||
+	    measure_denied(record))
 		return 0;
 	json_array_foreach(json_object_get(record, "cold"), i, attempt)
 		if (json_integer_value(json_object_get(attempt, "round")) ==
@@ -614,7 +665,8 @@ measure_progress(struct measure_job *job)
 
 		record = json_object_get(json_object_get(job->status,
 		    "services"), name ? name : "");
-		if (!measure_deployed(service))
+		if (!measure_deployed(service) || (record != NULL &&
+		    measure_denied(record)))
 			failed++;
 		else if (record != NULL &&
 		    measure_samples(record) >= measure_target(job) &&
@@ -680,11 +732,13 @@ measure_round_delay(struct measure_job *job)
 	    "measure_delay_minutes"));
 }
 
-/* Asks deployd to schedule the next round; -1 when it could not. */
+/* Asks deployd to schedule the next round, and writes the time the
+ * trigger fires into at; -1 when it could not. */
 static int
-measure_schedule_next(struct measure_job *job, long delay)
+measure_schedule_next(struct measure_job *job, long delay, time_t *at)
 {
 	json_t *body, *result = NULL;
+	const char *when;
 	char err[512];
 	int rc;
 
@@ -693,10 +747,14 @@ measure_schedule_next(struct measure_job *job, long delay)
 	rc = peer_call("deployd", MSG_SCHEDULE, body, 60000, &result, err,
 	    sizeof(err));
 	json_decref(body);
+	when = json_string_value(json_object_get(result, "scheduled_at"));
+	if (rc == 0 && (when == NULL || timefmt_parse(when, at) == -1))
+		*at = time(NULL) + delay;
 	json_decref(result);
 	if (rc != 0) {
 		measure_error(job, NULL, "internal", "cannot schedule the next "
-		    "round; call /measure to continue", err);
+		    "round; measured starts it itself, a few minutes late",
+		    err);
 		return -1;
 	}
 	return 0;
@@ -746,6 +804,7 @@ measure_finish(struct measure_job *job)
 	measure_unschedule(job);
 	snprintf(object, sizeof(object), "agent/active/%s.json", job->run_id);
 	state_delete(object, err, sizeof(err));
+	state_run_url(object, sizeof(object), job->run_id, STATE_RESULTS);
 	log_info("run %s: measurement completed, results in %s", job->run_id,
 	    object);
 }
@@ -759,6 +818,7 @@ measure_end_round(struct measure_job *job)
 	long delay, max_rounds;
 	int need_more = 0;
 	char at[TIMEFMT_MAX];
+	time_t next;
 	size_t i;
 
 	json_array_foreach(services, i, service) {
@@ -768,7 +828,8 @@ measure_end_round(struct measure_job *job)
 		record = json_object_get(json_object_get(job->status,
 		    "services"), name ? name : "");
 		if (measure_deployed(service) && (record == NULL ||
-		    measure_samples(record) < measure_target(job)))
+		    (measure_samples(record) < measure_target(job) &&
+		    !measure_denied(record))))
 			need_more = 1;
 	}
 	max_rounds = strcmp(measure_strategy(job->request), "replicas") == 0 ?
@@ -786,18 +847,19 @@ measure_end_round(struct measure_job *job)
 	 * would wait for ever. A trigger that fires before the status is
 	 * written finds this job running, which claims the run again when
 	 * it ends.
-	 * NOTE: with a round delay near 0 and several agent instances, the
-	 * trigger may reach another instance before the write. That
-	 * instance finds a live owner and replies measuring, and the run
-	 * waits for the next /measure.
+	 * A trigger that is lost all the same (it reached another instance,
+	 * or this process died before the claim) is made up for by the
+	 * scan of measured, which claims a run whose next_round_at is
+	 * TRIGGER_GRACE seconds past.
 	 */
 	log_info("run %s: round %ld done; next round in %ld s", job->run_id,
 	    job->round, delay);
-	measure_schedule_next(job, delay);
+	next = time(NULL) + delay;
+	measure_schedule_next(job, delay, &next);
 	pthread_mutex_lock(&job->lock);
 	json_object_set_new(job->status, "phase", json_string("waiting"));
 	json_object_set_new(job->status, "next_round_at", json_string(
-	    timefmt_utc(at, sizeof(at), time(NULL) + delay)));
+	    timefmt_utc(at, sizeof(at), next)));
 	json_object_set_new(job->status, "current_service", json_null());
 	json_object_set_new(job->status, "owner", json_null());
 	pthread_mutex_unlock(&job->lock);
@@ -809,9 +871,14 @@ static void
 measure_release(struct measure_job *job)
 {
 	measure_set(job, job->status, "owner", json_null());
-	measure_write(job);
-	log_info("run %s: stopped; progress stored for the next /measure",
-	    job->run_id);
+	if (measure_write(job) == 0)
+		log_info("run %s: stopped; progress stored for the next "
+		    "/measure", job->run_id);
+	else
+		log_warnx("run %s: stopped without storing the last progress; "
+		    "the next /measure resumes from the last step stored, once "
+		    "the claim's lease of %d s has run out", job->run_id,
+		    MEASURE_LEASE_S);
 }
 
 void
@@ -821,6 +888,7 @@ measure_run(struct measure_job *job, volatile int *stop)
 	pthread_t heartbeat;
 	char err[512];
 	size_t i;
+	int rc;
 
 	job->stop = stop;
 	if (pthread_create(&heartbeat, NULL, measure_heartbeat, job) != 0) {
@@ -828,17 +896,28 @@ measure_run(struct measure_job *job, volatile int *stop)
 		return;
 	}
 	if (measure_prepare(job, err, sizeof(err)) == -1 ||
-	    measure_wait_deploy(job, err, sizeof(err)) == -1) {
-		if (*stop) {
-			measure_release(job);
-			goto out;
-		}
+	    (rc = measure_deploy_state(job, err, sizeof(err))) == -1) {
 		measure_error(job, NULL, "internal", "cannot start measuring",
 		    err);
 		measure_set(job, job->status, "phase", json_string("failed"));
 		measure_write(job);
 		goto out;
 	}
+	if (rc == 2) {
+		measure_error(job, NULL, "discovery", "the services were not "
+		    "deployed", err);
+		measure_set(job, job->status, "phase", json_string("failed"));
+		measure_write(job);
+		goto out;
+	}
+	if (rc == 1) {
+		/* Waiting here would hold up the runs queued behind. */
+		job->deferred = 1;
+		measure_set(job, job->status, "owner", json_null());
+		measure_write(job);
+		goto out;
+	}
+	log_info("run %s: measuring round %ld", job->run_id, job->round);
 
 	services = json_object_get(job->manifest, "services");
 	json_array_foreach(services, i, service) {

@@ -24,6 +24,9 @@
 #define MEASURE_LEASE_S		120
 /* Interval of the claim's heartbeat writes, in seconds. */
 #define MEASURE_HEARTBEAT_S	20
+/* Seconds between scans for runs to resume or to start, at most; the
+ * scans run at least once per TRIGGER_GRACE. */
+#define MEASURE_RESCAN_S	30
 
 enum measure_claim {
 	CLAIM_STARTED,		/* *job is ready to run */
@@ -40,13 +43,18 @@ struct measure_job;
  * Claims the next piece of work of a run. Fills *reply with the body of
  * the /measure response ({run_id, status, results_url, ...}) in every case
  * but CLAIM_ERROR, where err says what failed. With resume_only set it
- * only takes over a claim whose owner is gone (used at start-up).
+ * only takes over a claim whose owner is gone, or starts a round whose
+ * trigger is TRIGGER_GRACE seconds late (used by the scans of measured).
  */
 enum measure_claim measure_claim(const char *run_id, int resume_only,
 	    struct measure_job **job, json_t **reply, char *err,
 	    size_t errlen);
 /* Runs the claimed work; returns when it is done or *stop is set. */
 void	 measure_run(struct measure_job *job, volatile int *stop);
+/* Returns 1 when the run gave its claim back because its deploy still
+ * runs: claim it again in MEASURE_DEFER_S seconds. */
+int	 measure_job_deferred(const struct measure_job *job);
+#define MEASURE_DEFER_S		5
 void	 measure_job_free(struct measure_job *job);
 const char *measure_job_run_id(const struct measure_job *job);
 

@@ -17,8 +17,10 @@
 #define MEASURE_COLD_TIMEOUT_MS	120000
 /* Time a warm request may take, in ms. */
 #define MEASURE_WARM_TIMEOUT_MS	30000
-/* Longest wait for a deploy still in progress, in seconds. */
-#define MEASURE_DEPLOY_WAIT_S	900
+/* A deploy whose status has not been written for this long, in seconds,
+ * is stuck: its deployd writes it every 20 s while it works, and an
+ * abandoned deploy is resumed within two minutes. */
+#define MEASURE_DEPLOY_STALE_S	900
 /* Time allowed for the request log of a cold sample to appear, in s. */
 #define MEASURE_LOG_WAIT_S	60
 
@@ -36,6 +38,7 @@ struct measure_job {
 	struct vector_set	*vectors;
 	volatile int		*stop;
 	int			 done;
+	int			 deferred;	/* the deploy still runs */
 	char			 object[256];	/* measurement-status.json */
 };
 

@@ -39,7 +39,16 @@ struct claim_work {
 	char			 err[512];
 };
 
+/* A run whose deploy still runs, claimed again when ev fires. */
+struct deferred_run {
+	char			 run_id[80];
+	struct event		*ev;
+	TAILQ_ENTRY(deferred_run) entry;
+};
+
 static TAILQ_HEAD(, queued_job) queue = TAILQ_HEAD_INITIALIZER(queue);
+static TAILQ_HEAD(, deferred_run) deferred =
+    TAILQ_HEAD_INITIALIZER(deferred);
 static int queued;
 static struct measure_job *running;
 /* A /measure for the running run came in: claim again once it ends,
@@ -64,6 +73,64 @@ measured_known(const char *run_id)
 	return 0;
 }
 
+static struct deferred_run *
+measured_deferred_find(const char *run_id)
+{
+	struct deferred_run *d;
+
+	TAILQ_FOREACH(d, &deferred, entry)
+		if (strcmp(d->run_id, run_id) == 0)
+			return d;
+	return NULL;
+}
+
+static void
+measured_deferred_drop(const char *run_id)
+{
+	struct deferred_run *d;
+
+	if ((d = measured_deferred_find(run_id)) == NULL)
+		return;
+	TAILQ_REMOVE(&deferred, d, entry);
+	event_free(d->ev);
+	free(d);
+}
+
+static int	measured_start_claim(struct ipc_request *, const char *, int);
+
+static void
+measured_deferred_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct deferred_run *d = arg;
+
+	if (!stopping && !measured_known(d->run_id))
+		measured_start_claim(NULL, d->run_id, 0);
+}
+
+/* Claims the run again in MEASURE_DEFER_S; logs the first wait only. */
+static void
+measured_defer(const char *run_id)
+{
+	struct timeval tv = { MEASURE_DEFER_S, 0 };
+	struct deferred_run *d;
+
+	if ((d = measured_deferred_find(run_id)) == NULL) {
+		if ((d = calloc(1, sizeof(*d))) == NULL ||
+		    (d->ev = evtimer_new(worker_base(), measured_deferred_fire,
+		    d)) == NULL) {
+			free(d);
+			log_warnx("run %s: cannot wait for its deploy; the next "
+			    "/measure resumes it", run_id);
+			return;
+		}
+		snprintf(d->run_id, sizeof(d->run_id), "%s", run_id);
+		TAILQ_INSERT_TAIL(&deferred, d, entry);
+		log_info("run %s: its deploy still runs; measuring once it is "
+		    "done", run_id);
+	}
+	evtimer_add(d->ev, &tv);
+}
+
 static void
 measured_work(void *arg)
 {
@@ -71,15 +138,19 @@ measured_work(void *arg)
 	__atomic_store_n(&measuring, 0, __ATOMIC_SEQ_CST);
 }
 
-static int	measured_start_claim(struct ipc_request *, const char *, int);
-
 static void
 measured_work_done(void *arg)
 {
 	char run_id[80];
+	int again;
 
 	snprintf(run_id, sizeof(run_id), "%s", measure_job_run_id(arg));
+	again = measure_job_deferred(arg);
 	measure_job_free(arg);
+	if (again && !stopping)
+		measured_defer(run_id);
+	else
+		measured_deferred_drop(run_id);
 	running = NULL;
 	if (running_again && !stopping)
 		measured_start_claim(NULL, run_id, 0);
@@ -156,6 +227,13 @@ measured_claim_done(void *arg)
 			return;
 		}
 	}
+	/* Someone else measures it, or it has ended; after an error, a run
+	 * waiting for its deploy tries again. */
+	if (w->claim == CLAIM_ERROR && w->req == NULL && !stopping &&
+	    measured_deferred_find(w->run_id) != NULL)
+		measured_defer(w->run_id);
+	else if (w->claim != CLAIM_STARTED && w->claim != CLAIM_ERROR)
+		measured_deferred_drop(w->run_id);
 	if (w->req == NULL) {
 		json_decref(w->reply);
 		free(w);
@@ -238,6 +316,8 @@ measured_scan_work(void *arg)
 		log_warnx("cannot list the runs in progress: %s", err);
 }
 
+static struct event *rescan_ev;
+
 static void
 measured_scan_done(void *arg)
 {
@@ -258,11 +338,38 @@ measured_scan_done(void *arg)
 			continue;
 		memcpy(run_id, base, len - 5);
 		run_id[len - 5] = '\0';
-		if (!measured_known(run_id))
+		if (!measured_known(run_id) && !stopping)
 			measured_start_claim(NULL, run_id, 1);
 	}
 	json_decref(*names);
 	free(names);
+}
+
+/*
+ * Lists the runs in progress to resume those whose owner is gone and to
+ * start the rounds whose trigger was lost: at start, then every
+ * MEASURE_RESCAN_S or TRIGGER_GRACE, whichever is shorter, because a
+ * trigger accepted by a process that died before claiming the round is
+ * lost to the scheduler.
+ */
+static void
+measured_rescan(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { MEASURE_RESCAN_S, 0 };
+
+	if (settings_int(CFG_TRIGGER_GRACE) < MEASURE_RESCAN_S)
+		tv.tv_sec = settings_int(CFG_TRIGGER_GRACE);
+	json_t **names;
+
+	if (stopping)
+		return;
+	if ((names = calloc(1, sizeof(*names))) == NULL ||
+	    ipc_run_in_thread(worker_base(), measured_scan_work,
+	    measured_scan_done, names) == -1) {
+		free(names);
+		log_warnx("cannot start the scan for runs to resume");
+	}
+	evtimer_add(rescan_ev, &tv);
 }
 
 static void
@@ -296,24 +403,19 @@ measured_handle(struct ipc_request *req)
 static int
 measured_init(struct event_base *base)
 {
-	json_t **names;
-
 	if (curl_global_init(CURL_GLOBAL_ALL) != 0)
 		return -1;
-	/* Resume what a previous measured left, once stated replies. */
-	if ((names = calloc(1, sizeof(*names))) == NULL ||
-	    ipc_run_in_thread(base, measured_scan_work, measured_scan_done,
-	    names) == -1) {
-		free(names);
-		log_warnx("cannot start the scan for runs to resume");
+	if ((rescan_ev = evtimer_new(base, measured_rescan, NULL)) == NULL) {
+		log_warnx("cannot create the scan timer");
+		return -1;
 	}
+	measured_rescan(-1, 0, NULL);
 	return 0;
 }
 
 static void
-measured_shutdown(void)
+measured_stop(void)
 {
-	struct queued_job *q;
 	int i;
 
 	stopping = 1;
@@ -325,6 +427,19 @@ measured_shutdown(void)
 
 		nanosleep(&tick, NULL);
 	}
+}
+
+static void
+measured_shutdown(void)
+{
+	struct queued_job *q;
+	struct deferred_run *d;
+
+	while ((d = TAILQ_FIRST(&deferred)) != NULL)
+		measured_deferred_drop(d->run_id);
+	if (rescan_ev != NULL)
+		event_free(rescan_ev);
+	rescan_ev = NULL;
 	while ((q = TAILQ_FIRST(&queue)) != NULL) {
 		TAILQ_REMOVE(&queue, q, entry);
 		measure_job_free(q->job);
@@ -338,6 +453,7 @@ static const struct worker measured_worker = {
 	    "requests.",
 	.init = measured_init,
 	.handle = measured_handle,
+	.stop = measured_stop,
 	.shutdown = measured_shutdown,
 };
 

@@ -146,12 +146,17 @@ results_cell(struct measure_job *job, json_t *cell, json_t *errors)
 	if (json_is_object(contract))
 		compliance = json_number_value(json_object_get(contract,
 		    "contract_compliance"));
+	/* A warm phase that could not run left {"error"}, already among
+	 * the errors: no warm_requests, and no success. */
+	if (warm != NULL && json_object_get(warm, "count") == NULL)
+		warm = NULL;
 	image = json_string_value(json_object_get(primary, "image"));
-	result = json_pack("{s:O, s:s, s:f, s:o, s:O, s:{s:O, s:O, s:O, s:s*, "
-	    "s:O, s:{s:O, s:o}}}", "implementation", json_object_get(primary,
-	    "implementation"), "status", compliance >= 100.0 && samples > 0 ?
-	    "success" : "failed", "contract_compliance", compliance,
-	    "cold_start", cold, "warm_requests", warm ? warm : json_null(),
+	result = json_pack("{s:O, s:s, s:f, s:o, s:O*, s:{s:O, s:O, s:O, "
+	    "s:s*, s:O, s:{s:O, s:o}}}", "implementation", json_object_get(
+	    primary, "implementation"), "status", compliance >= 100.0 &&
+	    samples > 0 && warm != NULL ? "success" : "failed",
+	    "contract_compliance", compliance, "cold_start", cold,
+	    "warm_requests", warm,
 	    "metadata", "service_url", json_object_get(primary, "service_url"),
 	    "service_name", json_object_get(primary, "service_name"), "image",
 	    json_object_get(primary, "image"), "image_tag",

@@ -1,11 +1,13 @@
 /* One service's measurements: cold attempt, contract, warm requests. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cold.h"
 #include "contract.h"
 #include "log.h"
@@ -28,6 +30,13 @@
 /* Maximum validity the warm phase requests, in seconds. Google's ID
  * tokens last an hour. */
 #define SAMPLE_TOKEN_VALID_MAX_S	3300
+/* The warm phase renews its token when it has less than this left, in
+ * seconds. */
+#define SAMPLE_TOKEN_RENEW_S	600
+/* Seconds between rebuilds of the warm request: implementations reject a
+ * signature more than 300 s old, and a renewed token must reach the
+ * requests long before the old one expires. */
+#define SAMPLE_WARM_REFRESH_S	10
 
 struct sample_headers {
 	char		 lines[SERVICETYPE_HEADERS_MAX][SAMPLE_HEADER_LINE_MAX];
@@ -51,57 +60,105 @@ sample_header_lines(const struct servicetype_request *req,
 }
 
 /*
- * Fills h->auth with the header that carries an ID token for the service,
- * the audience being the service's URL as Cloud Run's invoker check wants,
- * valid for at least valid_s more seconds; leaves it empty when services
- * are public. The token comes from deployd, which caches it. A request
- * (req, may be NULL) with an Authorization of its own gets the token in
- * X-Serverless-Authorization, which Cloud Run checks instead. Returns -1,
- * with the error recorded under phase, when there is no token.
+ * Asks deployd for an ID token whose audience is the service's URL, as
+ * Cloud Run's invoker check wants, valid for at least valid_s more
+ * seconds; deployd caches it. Writes the token into buf and the seconds it
+ * has left into *left (valid_s when deployd does not know). Returns 0, 1
+ * when deployd answered with an error (the metadata server refused), or -1
+ * when deployd did not answer, with err set.
  */
 static int
-sample_auth(struct measure_job *job, json_t *service,
-    const struct servicetype_request *req, const char *phase, long valid_s,
-    struct sample_headers *h)
+sample_token(json_t *service, long valid_s, char *buf, size_t size,
+    long *left, char *err, size_t errlen)
 {
 	const char *url = json_string_value(json_object_get(service,
 	    "service_url"));
-	const char *token, *name = "Authorization";
-	json_t *body, *result = NULL;
-	char err[512];
-	int n;
+	const char *token;
+	json_t *body, *result = NULL, *v;
+	int rc;
 
-	h->auth[0] = '\0';
-	if (settings_bool(CFG_PUBLIC_SERVICES))
-		return 0;
-	if (req != NULL && servicetype_request_header(req, name) != NULL)
-		name = "X-Serverless-Authorization";
 	if (valid_s > SAMPLE_TOKEN_VALID_MAX_S)
 		valid_s = SAMPLE_TOKEN_VALID_MAX_S;
 	body = json_pack("{s:s, s:I}", "audience", url != NULL ? url : "",
 	    "min_valid_s", (json_int_t)valid_s);
-	if (peer_call("deployd", MSG_ID_TOKEN, body, 60000, &result, err,
-	    sizeof(err)) != 0) {
-		json_decref(body);
-		json_decref(result);
-		measure_error(job, service, phase, "cannot get an identity "
-		    "token for the service (set PUBLIC_SERVICES=1 for services "
-		    "open to all)", err);
-		return -1;
-	}
+	rc = peer_call("deployd", MSG_ID_TOKEN, body, 60000, &result, err,
+	    errlen);
 	json_decref(body);
+	if (rc != 0) {
+		json_decref(result);
+		return rc;
+	}
 	token = json_string_value(json_object_get(result, "token"));
-	n = snprintf(h->auth, sizeof(h->auth), "%s: Bearer %s", name,
-	    token != NULL ? token : "");
+	if (token == NULL || strlen(token) >= size) {
+		json_decref(result);
+		snprintf(err, errlen, "the identity token is missing or longer "
+		    "than the header allows");
+		return 1;
+	}
+	memcpy(buf, token, strlen(token) + 1);
+	v = json_object_get(result, "valid_s");
+	*left = json_is_integer(v) && json_integer_value(v) >= 0 ?
+	    (long)json_integer_value(v) : valid_s;
 	json_decref(result);
-	if (token == NULL || n < 0 || (size_t)n >= sizeof(h->auth)) {
+	return 0;
+}
+
+/* The header that carries the token: a request (may be NULL) with an
+ * Authorization of its own gets it in X-Serverless-Authorization, which
+ * Cloud Run checks instead. */
+static const char *
+sample_auth_header(const struct servicetype_request *req)
+{
+	if (req != NULL && servicetype_request_header(req,
+	    "Authorization") != NULL)
+		return "X-Serverless-Authorization";
+	return "Authorization";
+}
+
+/*
+ * Fills h->auth with the header that carries an ID token for the service,
+ * valid for at least valid_s more seconds, and *left (may be NULL) with
+ * the seconds it has left; leaves it empty when services are public.
+ * Returns -1, with the error recorded under phase, when there is no
+ * token.
+ */
+static int
+sample_auth(struct measure_job *job, json_t *service,
+    const struct servicetype_request *req, const char *phase, long valid_s,
+    struct sample_headers *h, long *left)
+{
+	char token[SAMPLE_AUTH_LINE_MAX], err[512];
+	long have;
+	int rc, n;
+
+	h->auth[0] = '\0';
+	if (left != NULL)
+		*left = -1;
+	if (settings_bool(CFG_PUBLIC_SERVICES))
+		return 0;
+	rc = sample_token(service, valid_s, token, sizeof(token), &have, err,
+	    sizeof(err));
+	if (rc == 0) {
+		n = snprintf(h->auth, sizeof(h->auth), "%s: Bearer %s",
+		    sample_auth_header(req), token);
+		explicit_bzero(token, sizeof(token));
+		if (n > 0 && (size_t)n < sizeof(h->auth)) {
+			if (left != NULL)
+				*left = have;
+			return 0;
+		}
 		explicit_bzero(h->auth, sizeof(h->auth));
 		h->auth[0] = '\0';
-		measure_error(job, service, phase, "the identity token is "
-		    "missing or longer than the header allows", NULL);
-		return -1;
+		snprintf(err, sizeof(err), "the identity token is longer than "
+		    "the header allows");
 	}
-	return 0;
+	/* Only a rejection by the metadata server suggests public
+	 * services. A deployd that did not reply is a fault of the agent. */
+	measure_error(job, service, phase, rc == -1 ? "cannot get an "
+	    "identity token for the service: deployd did not reply" :
+	    "cannot get an identity token for the service (set "
+	    "PUBLIC_SERVICES=1 for services open to all)", err);
+	return -1;
 }
 
 /* Fills h with the test request's header lines and, unless services are
@@ -111,7 +168,7 @@ sample_headers(struct measure_job *job, json_t *service,
     const struct servicetype_request *req, const char *phase, long valid_s,
     struct sample_headers *h)
 {
-	if (sample_auth(job, service, req, phase, valid_s, h) == -1)
+	if (sample_auth(job, service, req, phase, valid_s, h, NULL) == -1)
 		return -1;
 	sample_header_lines(req, h);
 	if (h->auth[0] != '\0')
@@ -349,6 +406,19 @@ measure_cold(struct measure_job *job, json_t *service, json_t *record)
 	}
 	attempt = sample_attempt(job, "error");
 	json_object_set_new(attempt, "status", json_integer(res.status));
+	if (res.status == 401 || res.status == 403) {
+		/* Cloud Run's invoker check: every later attempt would get
+		 * the same response. */
+		json_object_set_new(attempt, "outcome", json_string("denied"));
+		snprintf(why, sizeof(why), "HTTP %ld: the agent's service "
+		    "account needs the Cloud Run invoker role on the service, "
+		    "or PUBLIC_SERVICES must match how the run was deployed",
+		    (long)res.status);
+		measure_error(job, service, "cold_start", "the service refused "
+		    "the agent's request; no more cold attempts", why);
+		cold_result_free(&res);
+		return attempt;
+	}
 	if (rc == -1 || !res.ok) {
 		json_object_set_new(attempt, "error_kind", json_string(
 		    stats_error_kind_name(res.error_kind)));
@@ -396,7 +466,7 @@ measure_contract(struct measure_job *job, json_t *service)
 	    "service_url"));
 	opts.cafile = sample_cafile();
 	if (sample_auth(job, service, NULL, "contract_validation",
-	    SAMPLE_TOKEN_VALID_S, &headers) == -1)
+	    SAMPLE_TOKEN_VALID_S, &headers, NULL) == -1)
 		return json_pack("{s:f, s:s}", "contract_compliance", 0.0,
 		    "error", "no identity token for the service");
 	opts.extra_header = headers.auth[0] != '\0' ? headers.auth : NULL;
@@ -442,9 +512,10 @@ measure_contract(struct measure_job *job, json_t *service)
 	return report;
 }
 
-/* Returns the seconds the warm phase's identity token must last. An open
- * loop needs its duration plus a request timeout and a minute. A closed
- * loop's duration is not known in advance, so it gets the maximum. */
+/* Returns the seconds the warm phase's first identity token should last:
+ * an open loop's duration plus a request timeout and a minute, a closed
+ * loop's (not known in advance) the maximum. The token is renewed during
+ * the phase when it runs longer. */
 static long
 sample_warm_seconds(json_t *bc)
 {
@@ -459,47 +530,236 @@ sample_warm_seconds(json_t *bc)
 	    (long)seconds;
 }
 
+/*
+ * The warm phase's request, rebuilt every SAMPLE_WARM_REFRESH_S by the
+ * engine: a signed request carries its time, which implementations accept
+ * for 300 s, and the ID token expires after an hour while a phase may run
+ * longer. The token is renewed on a thread of its own, so that the
+ * engine's loop never waits for deployd.
+ */
+struct sample_warm {
+	struct measure_job	*job;
+	json_t			*service;
+	char			 url[CONTRACT_URL_MAX];	/* without the path */
+	struct warm_request	*built;	/* every request handed out */
+	size_t			 nbuilt;
+	size_t			 cap;
+	pthread_mutex_t		 lock;	/* the fields below */
+	char			 token[SAMPLE_AUTH_LINE_MAX];	/* "": none */
+	int64_t			 token_expiry_ns;	/* CLOCK_MONOTONIC */
+	int			 renewing;
+	int			 renew_started;
+	pthread_t		 renew_thread;
+};
+
+static void *
+sample_warm_renew(void *arg)
+{
+	struct sample_warm *w = arg;
+	char token[SAMPLE_AUTH_LINE_MAX], err[512];
+	long left;
+
+	if (sample_token(w->service, SAMPLE_TOKEN_VALID_MAX_S, token,
+	    sizeof(token), &left, err, sizeof(err)) != 0) {
+		log_warnx("run %s: %s: cannot renew the identity token of the "
+		    "warm requests; retrying in %d s: %s",
+		    w->job->run_id, sample_name(w->service),
+		    SAMPLE_WARM_REFRESH_S, err);
+		pthread_mutex_lock(&w->lock);
+		w->renewing = 0;
+		pthread_mutex_unlock(&w->lock);
+		return NULL;
+	}
+	pthread_mutex_lock(&w->lock);
+	memcpy(w->token, token, sizeof(token));
+	w->token_expiry_ns = clock_now_ns() + (int64_t)left * 1000000000;
+	w->renewing = 0;
+	pthread_mutex_unlock(&w->lock);
+	explicit_bzero(token, sizeof(token));
+	return NULL;
+}
+
+/* Starts a renewal of the token when it has less than
+ * SAMPLE_TOKEN_RENEW_S left and none runs; called with w->lock held. */
+static void
+sample_warm_renew_start(struct sample_warm *w)
+{
+	if (w->token[0] == '\0' || w->renewing || w->token_expiry_ns -
+	    clock_now_ns() > (int64_t)SAMPLE_TOKEN_RENEW_S * 1000000000)
+		return;
+	if (w->renew_started) {
+		pthread_join(w->renew_thread, NULL);
+		w->renew_started = 0;
+	}
+	if (pthread_create(&w->renew_thread, NULL, sample_warm_renew,
+	    w) == 0) {
+		w->renewing = 1;
+		w->renew_started = 1;
+	}
+}
+
+/* Builds a freshly signed request with the current token; NULL after a
+ * failure described in err. */
+static struct warm_request *
+sample_warm_build(struct sample_warm *w, char *err, size_t errlen)
+{
+	struct servicetype_request req;
+	struct sample_headers h;
+	struct warm_request *out, *grown;
+	char url[CONTRACT_URL_MAX + SERVICETYPE_PATH_MAX];
+	int rc;
+
+	if (w->nbuilt == w->cap) {
+		grown = realloc(w->built, (w->cap ? 2 * w->cap : 8) *
+		    sizeof(*grown));
+		if (grown == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		w->built = grown;
+		w->cap = w->cap ? 2 * w->cap : 8;
+	}
+	if (w->job->type->test_request(w->job->type_state, time(NULL),
+	    &req) == -1) {
+		snprintf(err, errlen, "cannot build the test request");
+		return NULL;
+	}
+	sample_header_lines(&req, &h);
+	h.auth[0] = '\0';
+	pthread_mutex_lock(&w->lock);
+	if (w->token[0] != '\0')
+		snprintf(h.auth, sizeof(h.auth), "%s: Bearer %s",
+		    sample_auth_header(&req), w->token);
+	sample_warm_renew_start(w);
+	pthread_mutex_unlock(&w->lock);
+	if (h.auth[0] != '\0')
+		h.ptrs[h.n++] = h.auth;
+	snprintf(url, sizeof(url), "%s%s", w->url, req.path);
+	out = &w->built[w->nbuilt];
+	rc = warm_request_build(req.method, url, h.ptrs, h.n, req.body,
+	    req.body_len, out, err, errlen);
+	sample_headers_clear(&h);
+	if (rc == -1)
+		return NULL;
+	w->nbuilt++;
+	return out;
+}
+
+/* The engine's refresh: a new request, or -1 to keep the last one. */
+static int
+sample_warm_refresh(void *arg, const char **request, size_t *len)
+{
+	struct sample_warm *w = arg;
+	struct warm_request *req;
+	char err[512];
+
+	if ((req = sample_warm_build(w, err, sizeof(err))) == NULL) {
+		log_warnx("run %s: %s: cannot rebuild the warm request: %s",
+		    w->job->run_id, sample_name(w->service), err);
+		return -1;
+	}
+	*request = req->bytes;
+	*len = req->len;
+	return 0;
+}
+
+static void
+sample_warm_free(struct sample_warm *w)
+{
+	size_t i;
+
+	if (w->renew_started)
+		pthread_join(w->renew_thread, NULL);
+	for (i = 0; i < w->nbuilt; i++)
+		warm_request_free(&w->built[i]);
+	free(w->built);
+	explicit_bzero(w->token, sizeof(w->token));
+	pthread_mutex_destroy(&w->lock);
+}
+
+/*
+ * Gets the warm phase's first token. deployd may be restarting, so a
+ * failure to reach it is tried again twice, 5 s apart. Returns 0, or -1
+ * with the error recorded (or the job stopping).
+ */
+static int
+sample_warm_token(struct sample_warm *w, json_t *bc)
+{
+	struct servicetype_request req;
+	struct sample_headers h;
+	const char *line;
+	long left;
+	int attempt, rc = -1;
+
+	if (settings_bool(CFG_PUBLIC_SERVICES))
+		return 0;
+	if (w->job->type->test_request(w->job->type_state, time(NULL),
+	    &req) == -1) {
+		measure_error(w->job, w->service, "warm_requests", "cannot "
+		    "build the test request", NULL);
+		return -1;
+	}
+	for (attempt = 0; attempt < 3 && rc == -1; attempt++) {
+		if (attempt > 0 && measure_sleep(w->job, 5) == -1)
+			return -1;
+		rc = sample_auth(w->job, w->service, &req, "warm_requests",
+		    sample_warm_seconds(bc), &h, &left);
+	}
+	if (rc == -1)
+		return -1;
+	/* Keep the token alone: the header's name depends on each
+	 * request. */
+	line = strstr(h.auth, "Bearer ");
+	snprintf(w->token, sizeof(w->token), "%s", line != NULL ? line + 7 :
+	    "");
+	w->token_expiry_ns = clock_now_ns() + (int64_t)left * 1000000000;
+	sample_headers_clear(&h);
+	return 0;
+}
+
 json_t *
 measure_warm(struct measure_job *job, json_t *service)
 {
-	struct servicetype_request req;
-	struct sample_headers headers;
-	struct warm_request wreq;
+	struct sample_warm w;
+	struct warm_request *first;
 	struct warm_config cfg;
 	struct warm_result res;
 	json_t *report, *bc = json_object_get(job->request, "benchmark_config");
 	const char *mode = json_string_value(json_object_get(bc, "warm_mode"));
-	char url[CONTRACT_URL_MAX + SERVICETYPE_PATH_MAX], err[512];
-	char message[128], *details;
+	char err[512], message[128], *details;
 	uint64_t failed;
 	int rc;
 
-	if (job->type->test_request(job->type_state, time(NULL), &req) == -1) {
-		measure_error(job, service, "warm_requests", "cannot build the "
-		    "test request", NULL);
-		return json_pack("{s:s}", "error", "cannot build the request");
-	}
-	if (sample_headers(job, service, &req, "warm_requests",
-	    sample_warm_seconds(bc), &headers) == -1)
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.lock, NULL);
+	w.job = job;
+	w.service = service;
+	snprintf(w.url, sizeof(w.url), "%s", json_string_value(
+	    json_object_get(service, "service_url")) ? json_string_value(
+	    json_object_get(service, "service_url")) : "");
+	if (sample_warm_token(&w, bc) == -1) {
+		sample_warm_free(&w);
+		if (*job->stop)
+			return NULL;
 		return json_pack("{s:s}", "error", "no identity token for the "
 		    "service");
-	snprintf(url, sizeof(url), "%s%s", json_string_value(json_object_get(
-	    service, "service_url")), req.path);
-	rc = warm_request_build(req.method, url, headers.ptrs, headers.n,
-	    req.body, req.body_len, &wreq, err, sizeof(err));
-	sample_headers_clear(&headers);
-	if (rc == -1) {
+	}
+	if ((first = sample_warm_build(&w, err, sizeof(err))) == NULL) {
 		measure_error(job, service, "warm_requests", "cannot build the "
 		    "warm request", err);
+		sample_warm_free(&w);
 		return json_pack("{s:s}", "error", err);
 	}
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.host = wreq.host;
-	cfg.port = wreq.port;
-	cfg.tls = wreq.tls;
+	cfg.host = first->host;
+	cfg.port = first->port;
+	cfg.tls = first->tls;
 	cfg.cafile = sample_cafile();
-	cfg.request = wreq.bytes;
-	cfg.request_len = wreq.len;
+	cfg.request = first->bytes;
+	cfg.request_len = first->len;
+	cfg.refresh = sample_warm_refresh;
+	cfg.refresh_arg = &w;
+	cfg.refresh_ns = (int64_t)SAMPLE_WARM_REFRESH_S * 1000000000;
 	cfg.count = (uint64_t)json_integer_value(json_object_get(bc,
 	    "warm_request_count"));
 	cfg.concurrency = (unsigned)json_integer_value(json_object_get(bc,
@@ -518,7 +778,7 @@ measure_warm(struct measure_job *job, json_t *service)
 	if (rc == -1 && *job->stop) {
 		/* The phase runs again in full on the next /measure. */
 		warm_result_free(&res);
-		warm_request_free(&wreq);
+		sample_warm_free(&w);
 		return NULL;
 	}
 	if (rc == -1) {
@@ -540,6 +800,6 @@ measure_warm(struct measure_job *job, json_t *service)
 		}
 	}
 	warm_result_free(&res);
-	warm_request_free(&wreq);
+	sample_warm_free(&w);
 	return report;
 }

@@ -74,6 +74,8 @@ struct conn {
 	int		 complete;
 	int		 keep_alive;
 	int		 connect_errno;	/* connect(2) failed at once */
+	const char	*req;		/* the request being written */
+	size_t		 req_len;
 	size_t		 written;
 	int64_t		 t_connect;
 	int64_t		 t_intended;
@@ -105,6 +107,10 @@ struct engine {
 	/* Open loop: request i is due at t_start + i * interval_ns. */
 	struct event		*ev_tick;
 	struct event		*ev_stop;	/* polls cfg->stop */
+	/* The request sent from now on; cfg->refresh may replace it. */
+	const char		*request;
+	size_t			 request_len;
+	struct event		*ev_refresh;
 	uint64_t		 next_due;
 	double			 interval_ns;
 	int64_t			 t_window_end;
@@ -287,6 +293,9 @@ done:
 void
 warm_request_free(struct warm_request *req)
 {
+	/* The bytes may carry an identity token. */
+	if (req->bytes != NULL)
+		explicit_bzero(req->bytes, req->len);
 	free(req->bytes);
 	free(req->host);
 	free(req->port);
@@ -462,14 +471,13 @@ conn_connected(struct conn *c)
 static int
 conn_write(struct conn *c)
 {
-	const struct warm_config *cfg = c->eng->cfg;
 	ssize_t	n;
 	int	e;
 
-	while (c->written < cfg->request_len) {
+	while (c->written < c->req_len) {
 		if (c->ssl != NULL) {
-			n = SSL_write(c->ssl, cfg->request + c->written,
-			    (int)(cfg->request_len - c->written));
+			n = SSL_write(c->ssl, c->req + c->written,
+			    (int)(c->req_len - c->written));
 			if (n <= 0) {
 				e = SSL_get_error(c->ssl, (int)n);
 				if (e == SSL_ERROR_WANT_WRITE)
@@ -482,8 +490,8 @@ conn_write(struct conn *c)
 				return -1;
 			}
 		} else {
-			n = send(c->fd, cfg->request + c->written,
-			    cfg->request_len - c->written, MSG_NOSIGNAL);
+			n = send(c->fd, c->req + c->written,
+			    c->req_len - c->written, MSG_NOSIGNAL);
 			if (n == -1) {
 				if (errno == EAGAIN || errno == EINTR)
 					break;
@@ -493,7 +501,7 @@ conn_write(struct conn *c)
 		}
 		c->written += (size_t)n;
 	}
-	if (c->written < cfg->request_len)
+	if (c->written < c->req_len)
 		(void)event_add(c->ev_write, NULL);
 	else
 		c->state = CONN_READING;
@@ -509,6 +517,8 @@ conn_send(struct conn *c)
 	http_parser_init(&c->parser, HTTP_RESPONSE);
 	c->parser.data = c;
 	c->complete = 0;
+	c->req = eng->request;
+	c->req_len = eng->request_len;
 	c->written = 0;
 	c->state = CONN_WRITING;
 	(void)event_add(c->ev_timer, eng->timeout_tv);
@@ -1143,6 +1153,32 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 		(void)evtimer_add(eng->ev_stop, &poll);
 }
 
+/* Takes the caller's new request, if any, for the requests sent from now
+ * on; armed again on the same terms as the stop check. */
+static void
+refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*eng = arg;
+	const struct warm_config *cfg = eng->cfg;
+	struct timeval	 tv;
+	const char	*req = NULL;
+	size_t		 len = 0;
+
+	(void)fd, (void)what;
+	if (cfg->refresh(cfg->refresh_arg, &req, &len) == 0 && req != NULL &&
+	    len > 0) {
+		eng->request = req;
+		eng->request_len = len;
+	}
+	if (event_base_get_num_events(eng->base, EVENT_BASE_COUNT_ADDED |
+	    EVENT_BASE_COUNT_ACTIVE) > 0) {
+		tv.tv_sec = (time_t)(cfg->refresh_ns / CLOCK_NS_PER_S);
+		tv.tv_usec = (suseconds_t)((cfg->refresh_ns % CLOCK_NS_PER_S) /
+		    CLOCK_NS_PER_US);
+		(void)evtimer_add(eng->ev_refresh, &tv);
+	}
+}
+
 static void
 engine_free(struct engine *eng)
 {
@@ -1163,6 +1199,8 @@ engine_free(struct engine *eng)
 		event_free(eng->ev_tick);
 	if (eng->ev_stop != NULL)
 		event_free(eng->ev_stop);
+	if (eng->ev_refresh != NULL)
+		event_free(eng->ev_refresh);
 	free(eng->idle);
 	free(eng->rbufs);
 	free(eng->conns);
@@ -1241,6 +1279,8 @@ warm_run(const struct warm_config *cfg, struct warm_result *res)
 	}
 	eng.head = local.request_len >= 5 &&
 	    memcmp(local.request, "HEAD ", 5) == 0;
+	eng.request = local.request;
+	eng.request_len = local.request_len;
 	if (res->open_loop)
 		eng.interval_ns = 1e9 / local.rate_rps;
 
@@ -1256,6 +1296,20 @@ warm_run(const struct warm_config *cfg, struct warm_result *res)
 		    -1) {
 			(void)snprintf(res->error, sizeof(res->error),
 			    "event loop setup failed for the stop check");
+			goto done;
+		}
+	}
+	if (local.refresh != NULL && local.refresh_ns > 0) {
+		struct timeval	tv;
+
+		tv.tv_sec = (time_t)(local.refresh_ns / CLOCK_NS_PER_S);
+		tv.tv_usec = (suseconds_t)((local.refresh_ns % CLOCK_NS_PER_S) /
+		    CLOCK_NS_PER_US);
+		eng.ev_refresh = evtimer_new(eng.base, refresh_cb, &eng);
+		if (eng.ev_refresh == NULL || evtimer_add(eng.ev_refresh,
+		    &tv) == -1) {
+			(void)snprintf(res->error, sizeof(res->error),
+			    "event loop setup failed for the request refresh");
 			goto done;
 		}
 	}

@@ -50,6 +50,17 @@ struct warm_config {
 	int64_t		 duration_ns;	/* open loop */
 	const volatile int *stop;	/* non-zero ends the run with an
 					 * error within 100 ms; NULL: never */
+	/*
+	 * Called every refresh_ns on the engine's thread, between
+	 * events: may point *request and *len at new bytes (a fresh
+	 * signature or token) for the requests sent from then on, and
+	 * returns 0, or -1 to keep the current request. Every request
+	 * handed out must stay valid until warm_run returns. NULL: never.
+	 */
+	int		(*refresh)(void *arg, const char **request,
+			    size_t *len);
+	void		*refresh_arg;
+	int64_t		 refresh_ns;
 	/* Tests only: leave Nagle's algorithm on and never force ACKs. */
 	int		 test_nagle;
 };

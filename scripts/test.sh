@@ -28,6 +28,8 @@ fi
 if [ "$failed" -gt 0 ] && [ -f test-suite.log ]; then
 	echo "--- failures (from $BUILD/test-suite.log) ---"
 	grep -E '^(FAIL|ERROR|XPASS):' test-suite.log || true
+	# What failed tests printed to explain themselves, last lines only.
+	grep -h '^# diag:' test-suite.log | tail -n 40 || true
 fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	failed=1

@@ -6,12 +6,14 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -473,6 +475,9 @@ configure_local(void)
 		    3 * settings_int(CFG_IDLE_TIMEOUT) + 5);
 		settings_set(CFG_SCALE_WAIT, buf);
 	}
+	/* localcloud's scheduler retries within about a second. */
+	if (!settings_is_set(CFG_TRIGGER_GRACE))
+		settings_set(CFG_TRIGGER_GRACE, "10");
 	/* localcloud's samples have no lag: two seconds of zeros suffice. */
 	if (!settings_is_set(CFG_SCALE_WINDOW))
 		settings_set(CFG_SCALE_WINDOW, "2");
@@ -609,6 +614,40 @@ set_instance_id(void)
 	setenv("PERF_AGENT_INSTANCE", id, 1);
 }
 
+/*
+ * Takes the runtime folder for this agent: a second agent there would
+ * replace the workers' sockets, and the first would lose its workers
+ * while its /health still reported healthy. The lock lasts as long as the
+ * process; the descriptor is closed in the workers.
+ */
+static void
+lock_runtime_dir(void)
+{
+	char path[PATH_MAX], owner[32];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/perf-agent.lock",
+	    settings_runtime_dir()) >= (int)sizeof(path))
+		fatalx("runtime folder path too long");
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		fatal("cannot open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("cannot lock %s", path);
+		n = read(fd, owner, sizeof(owner) - 1);
+		owner[n > 0 ? n : 0] = '\0';
+		owner[strcspn(owner, "\n")] = '\0';
+		fatalx("another perf-agent (pid %s) runs in the runtime folder "
+		    "%s; stop it, or give this one a folder of its own with "
+		    "--runtime-dir", owner[0] != '\0' ? owner : "unknown",
+		    settings_runtime_dir());
+	}
+	n = snprintf(owner, sizeof(owner), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, owner, (size_t)n) != n)
+		log_warn("cannot write the pid into %s", path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -645,6 +684,7 @@ main(int argc, char **argv)
 	if (mkdir(settings_runtime_dir(), 0700) == -1 && errno != EEXIST)
 		fatal("cannot create the runtime folder %s",
 		    settings_runtime_dir());
+	lock_runtime_dir();
 	/* Orphans of the workers (service instances of localcloud, say)
 	 * become our children, so that we reap them and stop them. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)

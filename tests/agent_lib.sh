@@ -26,6 +26,43 @@ start_agent()
 	[ -n "$TOKEN" ]
 }
 
+# stop_agent: SIGTERM to the agent, then a wait of up to 15 s for its exit.
+# Succeeds when it exited in time with status 0. STOP_STATUS holds the
+# exit status, or "timeout".
+stop_agent()
+{
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	for _ in $(seq 1 150); do
+		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+			wait "$AGENT_PID"
+			STOP_STATUS=$?
+			[ "$STOP_STATUS" = 0 ]
+			return
+		fi
+		sleep 0.1
+	done
+	STOP_STATUS=timeout
+	return 1
+}
+
+# make_data_dir NAME: a data folder like the source tree's, $T_DIR/data,
+# with c-libevent, python and one more implementation, NAME, in its
+# manifest. Sets DATA, and IMPL to NAME's folder, where the caller writes
+# its run script.
+make_data_dir()
+{
+	DATA=$T_DIR/data
+	IMPL=$DATA/implementations/discord-webhook/$1
+	mkdir -p "$IMPL"
+	ln -s "$S/contract" "$DATA/contract"
+	for impl in c-libevent python; do
+		ln -s "$S/implementations/discord-webhook/$impl" \
+		    "$DATA/implementations/discord-webhook/$impl"
+	done
+	sed "s/^implementations:\$/implementations:\n  - name: $1\n    status: active\n    service_name: discord-$1/" \
+	    "$S/manifest.yaml" >"$DATA/manifest.yaml"
+}
+
 agent_healthy()
 {
 	[ "$(http_status "$API/health")" = 200 ]

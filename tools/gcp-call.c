@@ -399,7 +399,7 @@ cmd_identity_token(char **args, int nargs, json_t **result,
 	char *token;
 	int rc;
 
-	rc = metadata_identity_token(args[0], 0, &token, err);
+	rc = metadata_identity_token(args[0], 0, &token, NULL, err);
 	if (rc == 0) {
 		*result = json_pack("{s:s}", "id_token", token);
 		free(token);

@@ -179,6 +179,34 @@ while read -r run impl iterations victim delay; do
 	    run_ended_well "$run"
 done <"$T_DIR/plan"
 
+# diagnose RUN: prints "# diag:" lines on a run that did not end, which
+# the test command repeats after its list of failures.
+diagnose()
+{
+	echo "# diag: $1: deploy $(lc_object "runs/$1/discord-webhook/deployment-status.json" |
+	    json '[d.get("phase"), d.get("updated_at"), d.get("owner"), d.get("progress")]' 2>&1 | tr -d '\n')"
+	echo "# diag: $1: measure $(lc_object "runs/$1/discord-webhook/measurement-status.json" |
+	    json '[d.get("phase"), d.get("round"), d.get("updated_at"), d.get("owner"), d.get("current_service")]' 2>&1 | tr -d '\n')"
+	grep "run $1:" "$AGENT_LOG" | tail -n 3 | cut -c 1-300 |
+	    sed 's/^/# diag: log: /'
+}
+stuck=""
+while read -r run impl iterations victim delay; do
+	case $(cat "$T_DIR/$run.phase") in
+	completed|failed) ;;
+	*) stuck="$stuck $run" ;;
+	esac
+done <"$T_DIR/plan"
+if [ -n "$stuck" ]; then
+	echo "# diag: seed $SEED; measured: $("$B/tools/perf-agent-ipc" \
+	    --timeout 2000 "$RT/measured.sock" \
+	    '{"type":"measure_state","body":{}}' 2>&1 | tr -d '\n' |
+	    cut -c 1-300)"
+	for run in $stuck; do
+		diagnose "$run"
+	done
+fi
+
 # 2. Every object under runs/ and agent/ parses as JSON.
 lc_objects runs/ >"$T_DIR/objects"
 lc_objects agent/ >>"$T_DIR/objects"
@@ -224,22 +252,16 @@ measuring_with_sample()
 	    for s in d["services"].values() for c in s["cold"])' |
 	    grep -qx true
 }
-check "a cold sample is stored while measuring" \
-    wait_until 120 measuring_with_sample
+if wait_until 120 measuring_with_sample; then
+	ok "a cold sample is stored while measuring"
+else
+	fail "a cold sample is stored while measuring"
+	diagnose "$TERM_RUN"
+fi
 
-kill -TERM "$AGENT_PID"
-stopped=no
-for _ in $(seq 1 150); do
-	if ! kill -0 "$AGENT_PID" 2>/dev/null; then
-		stopped=yes
-		break
-	fi
-	sleep 0.1
-done
-wait "$AGENT_PID"
-rc=$?
-check "agent exits on SIGTERM within 15 s (status $rc)" \
-    [ "$stopped:$rc" = yes:0 ]
+stop_agent
+check "agent exits on SIGTERM within 15 s (status $STOP_STATUS)" \
+    [ "$STOP_STATUS" = 0 ]
 
 # The stored status, read from localcloud's folder while nothing runs.
 lc_stored_object "runs/$TERM_RUN/discord-webhook/measurement-status.json" \

@@ -9,18 +9,10 @@ t_plan 19
 
 # A data folder like the source tree's, plus an implementation that exits
 # as soon as it starts.
-DATA=$T_DIR/data
-mkdir -p "$DATA/implementations/discord-webhook/exits-at-start"
-ln -s "$S/contract" "$DATA/contract"
-for impl in c-libevent python; do
-	ln -s "$S/implementations/discord-webhook/$impl" \
-	    "$DATA/implementations/discord-webhook/$impl"
-done
+make_data_dir exits-at-start
 printf '#!/bin/sh\necho "exits-at-start: failing on purpose" >&2\nexit 1\n' \
-    >"$DATA/implementations/discord-webhook/exits-at-start/run"
-chmod +x "$DATA/implementations/discord-webhook/exits-at-start/run"
-sed 's/^implementations:$/implementations:\n  - name: exits-at-start\n    status: active\n    service_name: discord-exits-at-start/' \
-    "$S/manifest.yaml" >"$DATA/manifest.yaml"
+    >"$IMPL/run"
+chmod +x "$IMPL/run"
 
 if ! start_agent --data-dir "$DATA"; then
 	fail "agent healthy in local mode"
@@ -55,7 +47,7 @@ api POST /measure '{"run_id":"twice-1"}' >"$T_DIR/b.json"
 wait $second
 check "both calls answered measuring" sh -c "grep -q measuring '$T_DIR/a.json' && grep -q measuring '$T_DIR/b.json'"
 check "the concurrent run completes" wait_for 120 phase_is twice-1 completed
-claims=$(grep -c 'run twice-1: claimed round 1' "$AGENT_LOG")
+claims=$(grep -c 'run twice-1: measuring round 1' "$AGENT_LOG")
 check "round 1 claimed once ($claims)" [ "$claims" = 1 ]
 check "one cold sample, measured once" [ "$(results_of twice-1 | json 'len(d["results"][0]["cold_start"]["samples"])')" = 1 ]
 

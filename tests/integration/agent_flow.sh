@@ -54,7 +54,7 @@ second=$!
 api POST /measure '{"run_id":"flow-1"}' >"$T_DIR/m2.json"
 wait $second
 check "measure after completion reports completed" sh -c "grep -q '\"completed\"' '$T_DIR/m1.json' && grep -q '\"completed\"' '$T_DIR/m2.json'"
-dup=$(grep -o 'run flow-1: claimed round [0-9]*' "$AGENT_LOG" | sort | uniq -d)
+dup=$(grep -o 'run flow-1: measuring round [0-9]*' "$AGENT_LOG" | sort | uniq -d)
 check "no round claimed twice" [ -z "$dup" ]
 
 api POST /cleanup '{"run_id":"flow-1"}' >"$T_DIR/cleanup.json"

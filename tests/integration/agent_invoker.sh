@@ -7,7 +7,7 @@
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 . "$PERF_AGENT_SRCDIR/tests/agent_lib.sh"
 
-t_plan 19
+t_plan 23
 
 # deploy_and_measure RUN: deploys one c-libevent service and waits for the
 # scheduled measure to end.
@@ -19,17 +19,6 @@ deploy_and_measure()
 \"schedule\":{\"measure_delay_seconds\":1}}" >"$T_DIR/$1.deploy"
 	[ "$STATUS" = 200 ] || return 1
 	wait_for 180 phase_is "$1" completed failed
-}
-
-# stop_agent: SIGTERM, then waits up to 15 s for the supervisor to exit.
-stop_agent()
-{
-	kill -TERM "$AGENT_PID"
-	for _ in $(seq 1 150); do
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	wait "$AGENT_PID"
 }
 
 # service_field RUN FILTER: a field of the run's service in localcloud.
@@ -114,6 +103,32 @@ check "contract compliance 100 without a token" [ "$(json \
     <"$T_DIR/inv-public.results")" = true ]
 check "the service is deployed with invokerIamDisabled" \
     [ "$(service_field inv-public 'd.get("invokerIamDisabled", False)')" = true ]
+
+# 3. A service made private again before its measure, which the agent
+# (PUBLIC_SERVICES) calls without a token: the invoker check refuses the
+# cold request with 403, and no later round would change that.
+api POST /deploy '{"run_id":"inv-denied","benchmark_config":{"cold_start_iterations":3,"warm_request_count":20,"warm_request_concurrency":2},"agent_config":{"implementations":["c-libevent"],"test_matrix":{"cpu":["1"]}},"schedule":{"measure_delay_seconds":300,"round_delay_seconds":1}}' >/dev/null
+deploy_waiting()
+{
+	lc_object runs/inv-denied/discord-webhook/deployment-status.json |
+	    json 'd["phase"]' | grep -qx waiting
+}
+wait_for 30 deploy_waiting
+name=$(lc_object runs/inv-denied/discord-webhook/deployment-manifest.json |
+    json 'd["services"][0]["service_name"]')
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X PATCH \
+    -H 'Content-Type: application/json' --data '{"invokerIamDisabled":false}' \
+    "$LC/v2/projects/local-project/locations/local-region/services/$name?updateMask=invokerIamDisabled")
+check "the service is made private before its measure ($code)" [ "$code" = 200 ]
+check "the refused run ends" wait_for 120 phase_is inv-denied completed failed
+lc_object runs/inv-denied/discord-webhook/measurement-status.json \
+    >"$T_DIR/denied.json"
+check "one cold attempt, refused, in round 1 only" [ "$(json \
+    '[(a["round"], a["outcome"], a["status"]) for s in d["services"].values() for a in s["cold"]]' \
+    <"$T_DIR/denied.json")" = '[[1, "denied", 403]]' ]
+check "the error names the invoker role" grep -q 'invoker role' \
+    "$T_DIR/denied.json"
 api POST /cleanup '{"run_id":"inv-public"}' >/dev/null
+api POST /cleanup '{"run_id":"inv-denied"}' >/dev/null
 stop_agent
 check "agent stops" [ $? = 0 ]

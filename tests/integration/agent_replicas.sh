@@ -10,4 +10,4 @@ check "deploys 3 replicas" [ "$(json 'd["services_to_deploy"]' < $T_DIR/d.json)"
 check "replicas run completes" wait_for 120 phase_is rep-1 completed
 api GET /results/rep-1 > $T_DIR/r.json
 check "one result with 3 samples" [ "$(json 'len(d["results"]) == 1 and len(d["results"][0]["cold_start"]["measurements_ms"]) == 3' < $T_DIR/r.json)" = true ]
-check "one measure round" [ "$(grep -c 'run rep-1: claimed round' "$AGENT_LOG")" = 1 ]
+check "one measure round" [ "$(grep -c 'run rep-1: measuring round' "$AGENT_LOG")" = 1 ]

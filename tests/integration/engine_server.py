@@ -2,7 +2,9 @@
 
 Listens on 127.0.0.1 (port 0 unless --port), writes the bound port to
 --port-file, and appends one line per accepted connection to --conn-log.
-Every response is written in two send() calls, headers then body, with
+With --generation-log, appends each
+request's X-Request-Generation header ("-" without one). Every response
+is written in two send() calls, headers then body, with
 Nagle's algorithm left on unless --nodelay: the pattern that stalls on a
 client's delayed ACK. Standard library only.
 """
@@ -18,11 +20,13 @@ LOG_LOCK = threading.Lock()
 
 
 def read_request(rfile):
-    """Reads one request; returns False at the end of the stream."""
+    """Reads one request; returns its X-Request-Generation value (b"" when
+    it has none), or None at the end of the stream."""
     line = rfile.readline(65537)
     if not line:
-        return False
+        return None
     length = 0
+    generation = b""
     while True:
         h = rfile.readline(65537)
         if not h or h in (b"\r\n", b"\n"):
@@ -30,9 +34,11 @@ def read_request(rfile):
         name, _, value = h.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value.strip())
+        elif name.strip().lower() == b"x-request-generation":
+            generation = value.strip()
     if length:
         rfile.read(length)
-    return True
+    return generation
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -45,7 +51,13 @@ class Handler(socketserver.StreamRequestHandler):
                                        socket.TCP_NODELAY, 1)
         served = 0
         body = b"hello from the engine test server\n"
-        while read_request(self.rfile):
+        while True:
+            generation = read_request(self.rfile)
+            if generation is None:
+                break
+            if ARGS.generation_log:
+                with LOG_LOCK, open(ARGS.generation_log, "ab") as f:
+                    f.write((generation or b"-") + b"\n")
             if ARGS.hang:
                 time.sleep(3600)
             served += 1
@@ -79,6 +91,8 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file")
     p.add_argument("--conn-log")
+    p.add_argument("--generation-log",
+                   help="append each request's X-Request-Generation")
     p.add_argument("--status", type=int, default=200)
     p.add_argument("--close-every", type=int, default=0)
     p.add_argument("--nodelay", action="store_true")

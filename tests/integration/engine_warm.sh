@@ -16,7 +16,7 @@
 
 . "$PERF_AGENT_SRCDIR/tests/integration/engine_lib.sh"
 
-t_plan 30
+t_plan 33
 
 start_server split || { fail "server start"; exit 1; }
 
@@ -122,3 +122,19 @@ jcheck "POST with a body keeps the connection" "$T_DIR/post.json" \
     "d['succeeded'] == 30 and d['connections']['opened'] == 3"
 if "$LOAD" --url "http://127.0.0.1:$PORT/" --header "Bad header" \
     >/dev/null 2>&1; then fail "invalid header rejected"; else ok "invalid header rejected"; fi
+
+# A request rebuilt during the run (a fresh signature, a renewed token):
+# every 100 ms over an open loop of 1.5 s. The server logs each request's
+# X-Request-Generation, "-" for the first request, which has none.
+: >"$T_DIR/generations"
+start_server refresh --generation-log "$T_DIR/generations" ||
+    fail "refresh server start"
+load refresh --url "http://127.0.0.1:$PORT/" --concurrency 2 --rate 200 \
+    --duration 1.5 --refresh-ms 100
+jcheck "refreshed run succeeds" "$T_DIR/refresh.json" \
+    "d['failed'] == 0 and d['succeeded'] > 0"
+check "the first request goes out as built" \
+    [ "$(head -n 1 "$T_DIR/generations")" = - ]
+generations=$(grep -v '^-$' "$T_DIR/generations" | sort -un | wc -l)
+check "later requests carry rebuilt requests ($generations generations)" \
+    [ "$generations" -ge 3 ]

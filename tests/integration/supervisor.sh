@@ -3,7 +3,7 @@
 # frames, a worker that crashes at start-up, and SIGTERM.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
-t_plan 23
+t_plan 26
 
 AGENT=$B/supervisor/perf-agent
 IPC=$B/tools/perf-agent-ipc
@@ -24,6 +24,20 @@ t_track $AGENT_PID
 health_ok() { [ "$(http_status "$URL/health")" = 200 ]; }
 check "health 200 after start" wait_for 20 health_ok
 check "health body" sh -c "curl -s '$URL/health' | grep -q '\"status\":\"healthy\"'"
+
+# A second agent on the same runtime folder stops at once and leaves the
+# first one's sockets alone.
+PORT3=$(free_port)
+"$AGENT" --runtime-dir "$RT" --port "$PORT3" --listen-address 127.0.0.1 \
+    --agent-url "http://127.0.0.1:$PORT3" --log-format text \
+    >"$T_DIR/second.log" 2>&1
+status=$?
+check "a second agent on the folder exits (status $status)" [ "$status" -ne 0 ]
+check "its message names the first agent" grep -q \
+    "another perf-agent (pid $AGENT_PID) runs in the runtime folder $RT" \
+    "$T_DIR/second.log"
+check "the first agent's sockets are intact" sh -c \
+    "for w in stated deployd measured frontd; do [ -S '$RT/'\$w.sock ] || exit 1; done"
 
 # Prints the pid a worker reports in its ping reply.
 worker_pid()

@@ -62,17 +62,6 @@ check_cpus()
 	fi
 }
 
-# stop_agent: SIGTERM, and a bounded wait for the exit.
-stop_agent()
-{
-	kill -TERM "$AGENT_PID" 2>/dev/null
-	for _ in $(seq 1 150); do
-		kill -0 "$AGENT_PID" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # run_case NAME [perf-agent flags...]: starts an agent with its own log.
 run_case()
 {
@@ -95,7 +84,8 @@ check "environment error names the variable" grep -q \
 # The default is auto: measured on the last CPU, everything else on the
 # others.
 unset MEASURE_CPU
-run_case auto
+# The instance started below must outlive the scan of /proc for its pid.
+run_case auto --idle-timeout 60
 check "auto: choice logged" grep -q \
     "measured pinned to CPU $LAST; the other workers, localcloud" \
     "$AGENT_LOG"

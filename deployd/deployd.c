@@ -347,6 +347,7 @@ deployd_handle(struct ipc_request *req)
 static int
 deployd_init(struct event_base *base)
 {
+	struct timeval first = { 2, 0 };
 	char path[1024], err[512];
 
 	snprintf(path, sizeof(path), "%s/manifest.yaml", settings_data_dir());
@@ -368,11 +369,12 @@ deployd_init(struct event_base *base)
 		log_warnx("cannot start the CPU allocation check");
 	else
 		jobs_running++;
-	if ((rescan_ev = evtimer_new(base, deployd_rescan, NULL)) == NULL) {
+	/* The first scan waits for stated, which starts alongside. */
+	if ((rescan_ev = evtimer_new(base, deployd_rescan, NULL)) == NULL ||
+	    evtimer_add(rescan_ev, &first) == -1) {
 		log_warnx("cannot create the scan timer");
 		return -1;
 	}
-	deployd_rescan(-1, 0, NULL);
 	return 0;
 }
 

@@ -403,13 +403,16 @@ measured_handle(struct ipc_request *req)
 static int
 measured_init(struct event_base *base)
 {
+	struct timeval first = { 2, 0 };
+
 	if (curl_global_init(CURL_GLOBAL_ALL) != 0)
 		return -1;
-	if ((rescan_ev = evtimer_new(base, measured_rescan, NULL)) == NULL) {
+	/* The first scan waits for stated, which starts alongside. */
+	if ((rescan_ev = evtimer_new(base, measured_rescan, NULL)) == NULL ||
+	    evtimer_add(rescan_ev, &first) == -1) {
 		log_warnx("cannot create the scan timer");
 		return -1;
 	}
-	measured_rescan(-1, 0, NULL);
 	return 0;
 }
 

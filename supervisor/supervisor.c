@@ -487,6 +487,8 @@ configure_local(void)
 	/* Services are private, as on Cloud Run, unless PUBLIC_SERVICES:
 	 * localcloud checks the ID token of every request to them. */
 	setenv("LOCALCLOUD_INVOKER_IAM", "1", 0);
+	/* One log format for every process of the agent. */
+	setenv("LOCALCLOUD_LOG_FORMAT", settings_str(CFG_LOG_FORMAT), 0);
 	/* Implementations built out of tree find their binaries here. */
 	setenv("PERF_AGENT_BUILDDIR", settings_libexec_dir(), 0);
 }

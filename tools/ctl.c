@@ -18,10 +18,19 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "log.h"
 #include "register.h"	/* register command (tools/register.c) */
 
 /* Largest API response read, in bytes. */
 #define CTL_RESPONSE_MAX	(32 * 1024 * 1024)
+/* Largest deploy body read by --file, in bytes. */
+#define CTL_FILE_MAX		(1024 * 1024)
+/* Maximum length of an item of a comma-separated list option, in bytes. */
+#define CTL_ITEM_MAX		255
+/* Size of the buffer an argument is escaped into for a message, in bytes. */
+#define CTL_QUOTE_MAX		1024
+/* Printed after an error in the command line itself. */
+#define CTL_HINT		"Run 'perf-agent-ctl --help' for usage.\n"
 /* Interval of the progress polls of wait, in seconds. */
 #define CTL_POLL_S		2
 
@@ -186,55 +195,163 @@ ctl_print(long status, json_t *reply)
 	return 0;
 }
 
-/* Splits "a,b,c" into a JSON array of strings, or of booleans. */
-static json_t *
-ctl_list(const char *s, int booleans)
+/*
+ * Escapes control and non-ASCII bytes of a command-line argument into buf,
+ * of CTL_QUOTE_MAX bytes, so that a message quoting it stays on one line.
+ * A longer argument is cut.
+ */
+static const char *
+ctl_escape(char *buf, const char *s)
 {
-	json_t *array = json_array();
-	const char *p = s;
-	char item[256];
-	size_t n;
-
-	while (*p != '\0') {
-		n = strcspn(p, ",");
-		if (n >= sizeof(item))
-			n = sizeof(item) - 1;
-		memcpy(item, p, n);
-		item[n] = '\0';
-		if (booleans && strcmp(item, "true") != 0 &&
-		    strcmp(item, "false") != 0) {
-			fprintf(stderr, "perf-agent-ctl: invalid --startup-boost "
-			    "value \"%s\": use true, false or true,false\n",
-			    item);
-			json_decref(array);
-			return NULL;
-		}
-		if (booleans)
-			json_array_append_new(array, json_boolean(
-			    strcmp(item, "true") == 0));
-		else if (item[0] != '\0')
-			json_array_append_new(array, json_string(item));
-		p += strcspn(p, ",");
-		if (*p == ',')
-			p++;
-	}
-	return array;
+	return log_escape(buf, CTL_QUOTE_MAX, s, strlen(s));
 }
 
+/*
+ * Splits "a,b,c", the value of option --name, into a JSON array of strings,
+ * or of booleans. An empty list, an empty item and an item longer than
+ * CTL_ITEM_MAX bytes are rejected with a message that ends with accepted.
+ */
+static json_t *
+ctl_list(const char *name, const char *accepted, const char *s,
+    int booleans)
+{
+	char item[CTL_ITEM_MAX + 1], q[CTL_QUOTE_MAX], qi[CTL_QUOTE_MAX];
+	const char *p = s;
+	json_t *array, *v;
+	size_t n, i;
+
+	if ((array = json_array()) == NULL) {
+		fprintf(stderr, "perf-agent-ctl: out of memory\n");
+		return NULL;
+	}
+	for (i = 1;; i++) {
+		n = strcspn(p, ",");
+		if (n == 0) {
+			fprintf(stderr, "perf-agent-ctl: invalid --%s list "
+			    "\"%s\": %s; use %s\n", name, ctl_escape(q, s),
+			    *s == '\0' ? "empty list" : "empty item", accepted);
+			goto fail;
+		}
+		if (n > CTL_ITEM_MAX) {
+			fprintf(stderr, "perf-agent-ctl: invalid --%s list "
+			    "\"%s\": item %zu is %zu bytes long, more than the "
+			    "limit of %d bytes\n", name, ctl_escape(q, s), i, n,
+			    CTL_ITEM_MAX);
+			goto fail;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+
+		if (!booleans)
+			v = json_string(item);
+		else if (strcmp(item, "true") == 0)
+			v = json_true();
+		else if (strcmp(item, "false") == 0)
+			v = json_false();
+		else {
+			fprintf(stderr, "perf-agent-ctl: invalid --%s list "
+			    "\"%s\": item \"%s\" is not a boolean; use %s\n",
+			    name, ctl_escape(q, s), ctl_escape(qi, item),
+			    accepted);
+			goto fail;
+		}
+		/* json_string() accepts only UTF-8. */
+		if (v == NULL) {
+			fprintf(stderr, "perf-agent-ctl: invalid --%s list "
+			    "\"%s\": item %zu is not valid UTF-8; use %s\n",
+			    name, ctl_escape(q, s), i, accepted);
+			goto fail;
+		}
+		if (json_array_append_new(array, v) == -1) {
+			fprintf(stderr, "perf-agent-ctl: out of memory\n");
+			goto fail;
+		}
+
+		p += n;
+		if (*p == '\0')
+			break;
+		p++;	/* the comma */
+	}
+	return array;
+fail:
+	json_decref(array);
+	return NULL;
+}
+
+/*
+ * Parses s, the argument described by name ("--iterations"), as an integer
+ * from min to max into *out; -1 with a message when it is not one.
+ */
 static int
 ctl_number(const char *name, const char *s, long min, long max, long *out)
 {
-	char *end;
+	char q[CTL_QUOTE_MAX], *end;
 
 	errno = 0;
 	*out = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || *out < min ||
 	    *out > max) {
-		fprintf(stderr, "perf-agent-ctl: invalid --%s \"%s\": must be "
-		    "an integer from %ld to %ld\n", name, s, min, max);
+		fprintf(stderr, "perf-agent-ctl: invalid %s \"%s\": must be "
+		    "an integer from %ld to %ld\n", name, ctl_escape(q, s), min,
+		    max);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Prints the error getopt_long() returned as ch (':' for a missing value,
+ * '?' otherwise) for the option just read, then the usage hint. opts is the
+ * table of long options that getopt_long() was given.
+ */
+static void
+ctl_option_error(int ch, char **argv, const struct option *opts)
+{
+	const char *arg = argv[optind - 1], *name = arg + 2;
+	const struct option *match = NULL, *o;
+	size_t len = strcspn(name, "="), matches = 0;
+	char q[CTL_QUOTE_MAX];
+
+	/* getopt_long() names neither the long option nor the ambiguity. */
+	if (strncmp(arg, "--", 2) == 0)
+		for (o = opts; o->name != NULL; o++) {
+			if (strncmp(o->name, name, len) != 0)
+				continue;
+			matches++;
+			match = o;
+			if (strlen(o->name) == len) {
+				matches = 1;
+				break;
+			}
+		}
+
+	/*
+	 * optopt is the short option, or the val of the long option that was
+	 * found. A short option inside a group ("-xh") leaves optind on its
+	 * argument, so arg is then the argument before.
+	 */
+	if (matches != 1)
+		match = NULL;
+	if (optopt != 0 && (match == NULL || match->val != optopt))
+		fprintf(stderr, "perf-agent-ctl: %s -%c\n", ch == ':' ?
+		    "missing value for option" : "unknown option", optopt);
+	else if (match != NULL && ch == ':')
+		fprintf(stderr, "perf-agent-ctl: missing value for option "
+		    "--%s\n", match->name);
+	else if (match != NULL && optopt != 0)
+		fprintf(stderr, "perf-agent-ctl: option --%s takes no value, "
+		    "but was given \"%s\"\n", match->name, ctl_escape(q, arg));
+	else if (matches > 1) {
+		fprintf(stderr, "perf-agent-ctl: ambiguous option \"%s\"; it "
+		    "could be", ctl_escape(q, arg));
+		for (o = opts; o->name != NULL; o++)
+			if (strncmp(o->name, name, len) == 0)
+				fprintf(stderr, " --%s", o->name);
+		fputc('\n', stderr);
+	} else
+		fprintf(stderr, "perf-agent-ctl: unknown option \"%s\"\n",
+		    ctl_escape(q, arg));
+	fputs(CTL_HINT, stderr);
 }
 
 /* Lists the active implementations from GET /implementations. */
@@ -260,9 +377,155 @@ ctl_active(struct ctl *c)
 	return names;
 }
 
-/* Builds the /deploy body from the command's flags. */
+/* The deploy and benchmark flags, as read so far. */
+struct ctl_deploy {
+	json_t		*matrix;	/* test_matrix */
+	json_t		*schedule;
+	json_t		*impls;		/* NULL: the active ones */
+	long		 iterations;
+	long		 count;		/* warm requests */
+	long		 concurrency;
+	const char	*strategy;
+	const char	*file;		/* --file: the whole body */
+	int		 flags;		/* number given, --file included */
+};
+
+/*
+ * Reads the deploy body of --file: a JSON object. A file that cannot be
+ * read is reported with the system's error, invalid JSON with its line and
+ * column.
+ */
 static json_t *
-ctl_deploy_body(struct ctl *c, const char *run_id, int argc, char **argv)
+ctl_load_file(const char *path)
+{
+	char q[CTL_QUOTE_MAX], *buf = NULL;
+	json_t *body = NULL;
+	json_error_t jerr;
+	size_t len = 0, n;
+	FILE *fp;
+
+	ctl_escape(q, path);
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "perf-agent-ctl: cannot read %s: %s\n", q,
+		    strerror(errno));
+		return NULL;
+	}
+	/* Reading one byte past the limit detects a file that is too large. */
+	if ((buf = malloc(CTL_FILE_MAX + 1)) == NULL) {
+		fprintf(stderr, "perf-agent-ctl: out of memory\n");
+		goto done;
+	}
+	while ((n = fread(buf + len, 1, CTL_FILE_MAX + 1 - len, fp)) > 0 &&
+	    len + n <= CTL_FILE_MAX)
+		len += n;
+	if (ferror(fp)) {
+		fprintf(stderr, "perf-agent-ctl: cannot read %s: %s\n", q,
+		    strerror(errno));
+		goto done;
+	}
+	if (n > 0) {
+		fprintf(stderr, "perf-agent-ctl: cannot read %s: larger than "
+		    "the limit of %d bytes\n", q, CTL_FILE_MAX);
+		goto done;
+	}
+
+	if ((body = json_loadb(buf, len, 0, &jerr)) == NULL)
+		fprintf(stderr, "perf-agent-ctl: invalid JSON in %s at line "
+		    "%d, column %d: %s\n", q, jerr.line, jerr.column,
+		    jerr.text);
+	else if (!json_is_object(body)) {
+		fprintf(stderr, "perf-agent-ctl: invalid deploy body in %s: "
+		    "must be a JSON object\n", q);
+		json_decref(body);
+		body = NULL;
+	}
+done:
+	free(buf);
+	fclose(fp);
+	return body;
+}
+
+/* Applies one deploy flag, ch as getopt_long() returned it; -1 when its
+ * value is invalid. */
+static int
+ctl_deploy_option(struct ctl_deploy *d, int ch, const char *arg)
+{
+	const char *key;
+	json_t *v;
+	long n;
+
+	d->flags++;
+	switch (ch) {
+	case 'f':
+		d->file = arg;
+		return 0;
+	case 'i':
+		json_decref(d->impls);
+		d->impls = NULL;
+		if (strcmp(arg, "all") == 0)
+			return 0;
+		d->impls = ctl_list("implementations", "implementation names "
+		    "separated by commas, or all", arg, 0);
+		return d->impls != NULL ? 0 : -1;
+	case 'n':
+		return ctl_number("--iterations", arg, 1, 1000, &d->iterations);
+	case 'w':
+		return ctl_number("--warm-count", arg, 1, 1000000, &d->count);
+	case 'C':
+		return ctl_number("--concurrency", arg, 1, 1000,
+		    &d->concurrency);
+	case 'D':
+		if (ctl_number("--delay-minutes", arg, 0, 1440, &n) == -1)
+			return -1;
+		return json_object_set_new(d->schedule,
+		    "measure_delay_minutes", json_integer(n));
+	case 'S':
+		if (ctl_number("--delay-seconds", arg, 0, 86400, &n) == -1)
+			return -1;
+		return json_object_set_new(d->schedule,
+		    "measure_delay_seconds", json_integer(n));
+	case 'R':
+		if (ctl_number("--round-delay", arg, 0, 86400, &n) == -1)
+			return -1;
+		return json_object_set_new(d->schedule, "round_delay_seconds",
+		    json_integer(n));
+	case 's':
+		d->strategy = arg;
+		return 0;
+	}
+
+	/* The lists of the test matrix. */
+	switch (ch) {
+	case 'c':
+		key = "cpu";
+		v = ctl_list("cpu", "CPU counts separated by commas, such as "
+		    "1,2", arg, 0);
+		break;
+	case 'm':
+		key = "memory";
+		v = ctl_list("memory", "memory sizes separated by commas, such "
+		    "as 512Mi,1Gi", arg, 0);
+		break;
+	case 'b':
+		key = "startup_boost";
+		v = ctl_list("startup-boost", "true, false or true,false", arg,
+		    1);
+		break;
+	default:
+		return -1;
+	}
+	if (v == NULL)
+		return -1;
+	return json_object_set_new(d->matrix, key, v);
+}
+
+/*
+ * Builds the /deploy body from the command's flags; argv[0] is the run id.
+ * Sets *active when the active implementations are still to be put in it.
+ * Prints why and returns NULL when the flags are invalid.
+ */
+static json_t *
+ctl_deploy_body(const char *run_id, int argc, char **argv, int *active)
 {
 	static const struct option opts[] = {
 		{ "implementations", required_argument, NULL, 'i' },
@@ -279,112 +542,66 @@ ctl_deploy_body(struct ctl *c, const char *run_id, int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t *body, *matrix = json_object(), *impls = NULL, *schedule;
-	json_t *v_list;
-	long iterations = 3, count = 100, concurrency = 10, v;
-	const char *strategy = NULL;
-	json_error_t jerr;
+	struct ctl_deploy d = { json_object(), json_object(), NULL, 3, 100, 10,
+	    NULL, NULL, 0 };
+	char q[CTL_QUOTE_MAX];
+	json_t *body = NULL;
 	int ch;
 
-	schedule = json_object();
+	if (d.matrix == NULL || d.schedule == NULL) {
+		fprintf(stderr, "perf-agent-ctl: out of memory\n");
+		goto done;
+	}
 	optind = 1;
 	/* getopt names argv[0], the run id here, in its messages. */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			json_decref(matrix);
-			json_decref(schedule);
-			json_decref(impls);
-			body = json_load_file(optarg, 0, &jerr);
-			if (body == NULL)
-				fprintf(stderr, "perf-agent-ctl: %s: %s at line "
-				    "%d\n", optarg, jerr.text, jerr.line);
-			return body;
-		case 'i':
-			json_decref(impls);
-			impls = strcmp(optarg, "all") == 0 ? NULL :
-			    ctl_list(optarg, 0);
-			break;
-		case 'c':
-			json_object_set_new(matrix, "cpu", ctl_list(optarg, 0));
-			break;
-		case 'm':
-			json_object_set_new(matrix, "memory",
-			    ctl_list(optarg, 0));
-			break;
-		case 'b':
-			if ((v_list = ctl_list(optarg, 1)) == NULL)
-				goto fail;
-			json_object_set_new(matrix, "startup_boost", v_list);
-			break;
-		case 'n':
-			if (ctl_number("iterations", optarg, 1, 1000,
-			    &iterations) == -1)
-				goto fail;
-			break;
-		case 'w':
-			if (ctl_number("warm-count", optarg, 1, 1000000,
-			    &count) == -1)
-				goto fail;
-			break;
-		case 'C':
-			if (ctl_number("concurrency", optarg, 1, 1000,
-			    &concurrency) == -1)
-				goto fail;
-			break;
-		case 'D':
-			if (ctl_number("delay-minutes", optarg, 0, 1440,
-			    &v) == -1)
-				goto fail;
-			json_object_set_new(schedule, "measure_delay_minutes",
-			    json_integer(v));
-			break;
-		case 'S':
-			if (ctl_number("delay-seconds", optarg, 0, 86400,
-			    &v) == -1)
-				goto fail;
-			json_object_set_new(schedule, "measure_delay_seconds",
-			    json_integer(v));
-			break;
-		case 'R':
-			if (ctl_number("round-delay", optarg, 0, 86400,
-			    &v) == -1)
-				goto fail;
-			json_object_set_new(schedule, "round_delay_seconds",
-			    json_integer(v));
-			break;
-		case 's':
-			strategy = optarg;
-			break;
-		case ':':
-			fprintf(stderr, "perf-agent-ctl: %s needs a value\n",
-			    argv[optind - 1]);
-			goto fail;
-		default:
-			fprintf(stderr, "perf-agent-ctl: unknown option %s; "
-			    "run perf-agent-ctl --help for the deploy "
-			    "options\n", argv[optind - 1]);
-			goto fail;
+		if (ch == ':' || ch == '?') {
+			ctl_option_error(ch, argv, opts);
+			goto done;
 		}
+		if (ctl_deploy_option(&d, ch, optarg) == -1)
+			goto done;
 	}
-	if (impls == NULL)
-		impls = ctl_active(c);
-	body = json_pack("{s:s, s:{s:I, s:I, s:I}, s:{s:o, s:o}, s:o}",
+	if (optind < argc) {
+		fprintf(stderr, "perf-agent-ctl: unexpected argument \"%s\" "
+		    "after RUN_ID; only flags may follow it\n",
+		    ctl_escape(q, argv[optind]));
+		goto done;
+	}
+
+	if (d.file != NULL) {
+		if (d.flags > 1) {
+			fprintf(stderr, "perf-agent-ctl: --file cannot be "
+			    "combined with other deploy flags; put their "
+			    "values in the file\n");
+			goto done;
+		}
+		body = ctl_load_file(d.file);
+		goto done;
+	}
+
+	/* The agent is asked for them once the command line is checked. */
+	if (d.impls == NULL) {
+		*active = 1;
+		d.impls = json_array();
+	}
+	body = json_pack("{s:s, s:{s:I, s:I, s:I}, s:{s:O, s:O}, s:O}",
 	    "run_id", run_id, "benchmark_config", "cold_start_iterations",
-	    (json_int_t)iterations, "warm_request_count", (json_int_t)count,
-	    "warm_request_concurrency", (json_int_t)concurrency,
-	    "agent_config", "implementations", impls, "test_matrix", matrix,
-	    "schedule", schedule);
-	if (strategy != NULL)
+	    (json_int_t)d.iterations, "warm_request_count", (json_int_t)d.count,
+	    "warm_request_concurrency", (json_int_t)d.concurrency,
+	    "agent_config", "implementations", d.impls, "test_matrix",
+	    d.matrix, "schedule", d.schedule);
+	if (body == NULL)
+		fprintf(stderr, "perf-agent-ctl: out of memory\n");
+	else if (d.strategy != NULL)
 		json_object_set_new(json_object_get(body, "benchmark_config"),
-		    "cold_start_strategy", json_string(strategy));
+		    "cold_start_strategy", json_string(d.strategy));
+done:
+	json_decref(d.impls);
+	json_decref(d.schedule);
+	json_decref(d.matrix);
 	return body;
-fail:
-	json_decref(matrix);
-	json_decref(schedule);
-	json_decref(impls);
-	return NULL;
 }
 
 static json_t *
@@ -517,11 +734,13 @@ usage(FILE *out)
 "                            true,false --iterations N --warm-count N\n"
 "                            --concurrency N --delay-minutes M\n"
 "                            --delay-seconds S --round-delay S\n"
-"                            --strategy rounds|replicas, or --file F\n"
+"                            --strategy rounds|replicas; or alone --file F,\n"
+"                            a JSON file with the whole body\n"
 "  measure RUN_ID            POST /measure\n"
 "  status RUN_ID             GET /status/RUN_ID\n"
-"  wait RUN_ID [SECONDS]     print progress until the run ends (default\n"
-"                            3600 s); exits 0 when it completed\n"
+"  wait RUN_ID [SECONDS]     print progress until the run ends or SECONDS\n"
+"                            (1 to 86400, default 3600) pass; exits 0 when\n"
+"                            it completed\n"
 "  results RUN_ID            GET /results/RUN_ID, the results.json document\n"
 "  table RUN_ID              the results as a table\n"
 "  cleanup RUN_ID            POST /cleanup\n"
@@ -531,7 +750,10 @@ usage(FILE *out)
 "                            through the local agent's stated; flags:\n"
 "                            --endpoint URL --runtime-dir DIR\n"
 "                            --manifest FILE --dry-run (see register\n"
-"                            --help)\n");
+"                            --help)\n\n"
+"Exit status: 0 on success, 1 on an HTTP error or a failed run, 2 on an\n"
+"invalid command line or when the agent or metadata server cannot be\n"
+"reached.\n");
 }
 
 static int
@@ -550,67 +772,164 @@ ctl_results(struct ctl *c, const char *run_id, int table)
 	return 0;
 }
 
-static int
-ctl_command(struct ctl *c, const char *cmd, const char *run_id, int argc,
-    char **argv)
+/* The Agent API commands; register is run by register_main(). */
+static const struct ctl_cmd {
+	const char	*name;
+	const char	*args;		/* synopsis of the arguments */
+	int		 run_id;	/* 1: RUN_ID follows the name */
+	int		 max_args;	/* after RUN_ID, or -1 for flags */
+} ctl_cmds[] = {
+	{ "health", "", 0, 0 },
+	{ "implementations", "", 0, 0 },
+	{ "deploy", " RUN_ID [flags]", 1, -1 },
+	{ "measure", " RUN_ID", 1, 0 },
+	{ "status", " RUN_ID", 1, 0 },
+	{ "wait", " RUN_ID [SECONDS]", 1, 1 },
+	{ "results", " RUN_ID", 1, 0 },
+	{ "table", " RUN_ID", 1, 0 },
+	{ "cleanup", " RUN_ID", 1, 0 },
+	{ "benchmark", " RUN_ID [flags]", 1, -1 },
+	{ NULL, NULL, 0, 0 }
+};
+
+/* A command line checked by ctl_parse(), ready to be sent. */
+struct ctl_call {
+	const struct ctl_cmd	*cmd;
+	const char		*run_id;
+	long			 seconds;	/* wait: time limit, in s */
+	json_t			*body;		/* deploy, benchmark */
+	int			 active;	/* body takes the active
+						 * implementations */
+};
+
+/* Prints the commands, for a command line that names none or a wrong one. */
+static void
+ctl_print_commands(void)
 {
+	const struct ctl_cmd *cmd;
+
+	fprintf(stderr, "the commands are");
+	for (cmd = ctl_cmds; cmd->name != NULL; cmd++)
+		fprintf(stderr, " %s,", cmd->name);
+	fprintf(stderr, " register\n");
+}
+
+/*
+ * Checks the command line from the command name on, argv[0], without
+ * contacting the agent. Returns -1 with a message when it is invalid.
+ */
+static int
+ctl_parse(struct ctl_call *call, int argc, char **argv)
+{
+	const struct ctl_cmd *cmd;
+	char q[CTL_QUOTE_MAX];
+	int first;
+
+	for (cmd = ctl_cmds; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, argv[0]) == 0)
+			break;
+	if (cmd->name == NULL) {
+		fprintf(stderr, "perf-agent-ctl: unknown command \"%s\"; ",
+		    ctl_escape(q, argv[0]));
+		ctl_print_commands();
+		return -1;
+	}
+	call->cmd = cmd;
+
+	/* The agent checks RUN_ID in full, so only what cannot be one is
+	 * rejected here: nothing, or a flag. */
+	if (cmd->run_id && argc < 2) {
+		fprintf(stderr, "perf-agent-ctl: missing RUN_ID; use "
+		    "perf-agent-ctl %s%s\n", cmd->name, cmd->args);
+		return -1;
+	}
+	if (cmd->run_id && (argv[1][0] == '\0' || argv[1][0] == '-')) {
+		fprintf(stderr, "perf-agent-ctl: invalid RUN_ID \"%s\": must "
+		    "not be empty or start with '-'; use perf-agent-ctl %s%s\n",
+		    ctl_escape(q, argv[1]), cmd->name, cmd->args);
+		return -1;
+	}
+	call->run_id = cmd->run_id ? argv[1] : NULL;
+
+	first = cmd->run_id ? 2 : 1;
+	if (cmd->max_args >= 0 && argc > first + cmd->max_args) {
+		fprintf(stderr, "perf-agent-ctl: unexpected argument \"%s\"; "
+		    "use perf-agent-ctl %s%s\n", ctl_escape(q,
+		    argv[first + cmd->max_args]), cmd->name, cmd->args);
+		return -1;
+	}
+	if (strcmp(cmd->name, "wait") == 0 && argc > 2 &&
+	    ctl_number("wait SECONDS", argv[2], 1, 86400, &call->seconds) == -1)
+		return -1;
+	if (cmd->max_args == -1 && (call->body = ctl_deploy_body(call->run_id,
+	    argc - 1, argv + 1, &call->active)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Sends the deploy or benchmark request of call. */
+static int
+ctl_deploy(struct ctl *c, struct ctl_call *call)
+{
+	json_t *body = call->body, *reply;
+	long status;
+
+	if (call->active)
+		json_object_set_new(json_object_get(body, "agent_config"),
+		    "implementations", ctl_active(c));
+	if (strcmp(call->cmd->name, "benchmark") == 0) {
+		body = json_pack("{s:s, s:O, s:O}", "run_id", call->run_id,
+		    "implementations", json_object_get(json_object_get(
+		    call->body, "agent_config"), "implementations"), "config",
+		    json_object_get(call->body, "benchmark_config"));
+		if (body == NULL) {
+			fprintf(stderr, "perf-agent-ctl: benchmark --file "
+			    "needs agent_config.implementations and "
+			    "benchmark_config in the file\n");
+			return 2;
+		}
+		c->timeout_s = 1800;
+	}
+	status = ctl_request(c, "POST", strcmp(call->cmd->name, "deploy") == 0 ?
+	    "/deploy" : "/benchmark", body, &reply);
+	if (body != call->body)
+		json_decref(body);
+	return ctl_print(status, reply);
+}
+
+/* Runs the command of call; returns the exit status. */
+static int
+ctl_command(struct ctl *c, struct ctl_call *call)
+{
+	const char *cmd = call->cmd->name;
 	char path[512];
 	json_t *body, *reply;
-	long status, seconds = 3600;
-	int rc;
+	long status;
 
 	if (strcmp(cmd, "health") == 0 || strcmp(cmd, "implementations") == 0) {
 		snprintf(path, sizeof(path), "/%s", cmd);
 		status = ctl_request(c, "GET", path, NULL, &reply);
 		return ctl_print(status, reply);
 	}
-	if (run_id == NULL) {
-		fprintf(stderr, "perf-agent-ctl: %s needs a RUN_ID\n", cmd);
-		return 2;
-	}
-	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "benchmark") == 0) {
-		if ((body = ctl_deploy_body(c, run_id, argc, argv)) == NULL)
-			return 2;
-		if (strcmp(cmd, "benchmark") == 0) {
-			json_t *bc = json_object_get(body, "benchmark_config");
-
-			body = json_pack("{s:s, s:O, s:O}", "run_id", run_id,
-			    "implementations", json_object_get(json_object_get(
-			    body, "agent_config"), "implementations"), "config",
-			    bc);
-			c->timeout_s = 1800;
-		}
-		status = ctl_request(c, "POST", strcmp(cmd, "deploy") == 0 ?
-		    "/deploy" : "/benchmark", body, &reply);
-		json_decref(body);
-		return ctl_print(status, reply);
-	}
+	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "benchmark") == 0)
+		return ctl_deploy(c, call);
 	if (strcmp(cmd, "measure") == 0 || strcmp(cmd, "cleanup") == 0) {
-		body = ctl_run_body(run_id);
+		body = ctl_run_body(call->run_id);
 		snprintf(path, sizeof(path), "/%s", cmd);
 		status = ctl_request(c, "POST", path, body, &reply);
 		json_decref(body);
 		return ctl_print(status, reply);
 	}
 	if (strcmp(cmd, "status") == 0) {
-		snprintf(path, sizeof(path), "/status/%s", run_id);
+		snprintf(path, sizeof(path), "/status/%s", call->run_id);
 		status = ctl_request(c, "GET", path, NULL, &reply);
 		return ctl_print(status, reply);
 	}
-	if (strcmp(cmd, "wait") == 0) {
-		if (argc > 1 && ctl_number("wait", argv[1], 1, 86400,
-		    &seconds) == -1)
-			return 2;
-		rc = ctl_wait(c, run_id, seconds);
-		return rc;
-	}
+	if (strcmp(cmd, "wait") == 0)
+		return ctl_wait(c, call->run_id, call->seconds);
 	if (strcmp(cmd, "results") == 0)
-		return ctl_results(c, run_id, 0);
-	if (strcmp(cmd, "table") == 0)
-		return ctl_results(c, run_id, 1);
-	fprintf(stderr, "perf-agent-ctl: unknown command \"%s\"; run "
-	    "perf-agent-ctl --help\n", cmd);
-	return 2;
+		return ctl_results(c, call->run_id, 0);
+	return ctl_results(c, call->run_id, 1);
 }
 
 int
@@ -625,59 +944,77 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { "http://127.0.0.1:8080", NULL, NULL, 120 };
+	struct ctl_call call = { NULL, NULL, 3600, NULL, 0 };
 	const char *env;
-	int ch, rc;
+	int ch, rc = 2;
 
 	if ((env = getenv("PERF_AGENT_URL")) != NULL && env[0] != '\0')
 		c.url = env;
-	if ((env = getenv("PERF_AGENT_TOKEN")) != NULL && env[0] != '\0')
-		c.token = strdup(env);
 	if ((env = getenv("GCE_METADATA_HOST")) != NULL && env[0] != '\0')
 		c.metadata_host = env;
-	/* Global options stop at the command. */
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	/* Global options stop at the command. getopt would name argv[0],
+	 * the path the program was run by, in its own messages. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 			c.url = optarg;
 			break;
 		case 't':
 			free(c.token);
-			c.token = strdup(optarg);
+			if ((c.token = strdup(optarg)) == NULL) {
+				fprintf(stderr, "perf-agent-ctl: out of "
+				    "memory\n");
+				goto done;
+			}
 			break;
 		case 'm':
 			c.metadata_host = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto done;
 		case 'V':
 			printf("perf-agent-ctl %s\n", PACKAGE_VERSION);
-			return 0;
+			rc = 0;
+			goto done;
 		default:
-			usage(stderr);
-			return 2;
+			ctl_option_error(ch, argv, longopts);
+			goto done;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
-		return 2;
+		fprintf(stderr, "perf-agent-ctl: missing command; ");
+		ctl_print_commands();
+		fputs(CTL_HINT, stderr);
+		goto done;
 	}
 	/* register command (tools/register.c): talks to stated over IPC,
 	 * not to the Agent API, so it needs neither curl nor a token. */
 	if (strcmp(argv[optind], "register") == 0) {
-		free(c.token);
-		return register_main(argc - optind, argv + optind);
+		/* register_main() lets getopt print its option errors. */
+		opterr = 1;
+		rc = register_main(argc - optind, argv + optind);
+		goto done;
 	}
+	if (ctl_parse(&call, argc - optind, argv + optind) == -1)
+		goto done;
+	if (c.token == NULL && (env = getenv("PERF_AGENT_TOKEN")) != NULL &&
+	    env[0] != '\0' && (c.token = strdup(env)) == NULL) {
+		fprintf(stderr, "perf-agent-ctl: out of memory\n");
+		goto done;
+	}
+
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (c.token == NULL && c.metadata_host != NULL &&
-	    ctl_fetch_token(&c) == -1) {
-		curl_global_cleanup();
-		return 2;
-	}
-	/* The command's own flags are parsed from RUN_ID on. */
-	rc = ctl_command(&c, argv[optind], optind + 1 < argc ?
-	    argv[optind + 1] : NULL, argc - optind - 1, argv + optind + 1);
+	    ctl_fetch_token(&c) == -1)
+		rc = 2;
+	else
+		rc = ctl_command(&c, &call);
 	curl_global_cleanup();
+done:
+	json_decref(call.body);
 	free(c.token);
 	return rc;
 }

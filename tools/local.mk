@@ -13,3 +13,5 @@ tools_perf_agent_ctl_LDADD = $(LIBCURL_LIBS) $(JANSSON_LIBS)
 tools_perf_agent_ctl_SOURCES += tools/register.c tools/register.h
 tools_perf_agent_ctl_CFLAGS += $(COMMON_CFLAGS)
 tools_perf_agent_ctl_LDADD += common/libapi.a $(COMMON_LIBS)
+TESTS += tests/integration/ctl_args.sh
+EXTRA_DIST += tests/integration/ctl_args.sh

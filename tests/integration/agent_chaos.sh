@@ -270,9 +270,11 @@ samples=$(json 'sum(c["outcome"] == "sample" for s in d["services"].values()
     for c in s["cold"])' <"$T_DIR/partial.json")
 check "measurement-status.json keeps the samples (${samples:-none})" \
     [ "${samples:-0}" -ge 1 ]
+# The round may have ended just before the signal: the run then waits
+# for its next round, with no owner too.
 check "the stopped run is released for the next /measure" \
-    [ "$(json '[d["phase"], d["owner"]]' <"$T_DIR/partial.json")" = \
-    '["measuring", null]' ]
+    [ "$(json 'd["phase"] in ("measuring", "waiting") and d["owner"] is None' \
+    <"$T_DIR/partial.json")" = true ]
 
 if ! start_agent; then
 	fail "agent restarts on the same runtime folder"

@@ -279,17 +279,23 @@ gcp_stopping(void)
 	return gcp_stop_fn != NULL && gcp_stop_fn();
 }
 
+/* Sleeps ms milliseconds in slices of at most 100 ms, and returns early
+ * once gcp_stopping() says so, so that a stopping worker's threads end
+ * within its grace period. */
 void
 gcp_sleep_ms(long ms)
 {
 	struct timespec ts;
+	long slice;
 
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	while (ms > 0 && !gcp_stopping()) {
+		slice = ms < 100 ? ms : 100;
+		ts.tv_sec = 0;
+		ts.tv_nsec = slice * 1000000L;
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+		ms -= slice;
+	}
 }
 
 /* Pure helpers. */

@@ -7,7 +7,7 @@
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 . "$PERF_AGENT_SRCDIR/tests/agent_lib.sh"
 
-t_plan 23
+t_plan 24
 
 # deploy_and_measure RUN: deploys one c-libevent service and waits for the
 # scheduled measure to end.
@@ -128,6 +128,11 @@ check "one cold attempt, refused, in round 1 only" [ "$(json \
     <"$T_DIR/denied.json")" = '[[1, "denied", 403]]' ]
 check "the error names the invoker role" grep -q 'invoker role' \
     "$T_DIR/denied.json"
+lc_object runs/inv-denied/discord-webhook/results.json \
+    >"$T_DIR/denied-results.json"
+check "its results.json validates against the schema" \
+    "$S/tools/schema/validate.sh" "$S/schemas/results.schema.json" \
+    "$T_DIR/denied-results.json"
 api POST /cleanup '{"run_id":"inv-public"}' >/dev/null
 api POST /cleanup '{"run_id":"inv-denied"}' >/dev/null
 stop_agent

@@ -12,7 +12,7 @@ LIFETIME=620
 # request is rebuilt every 10 s.
 DURATION=35
 
-t_plan 9
+t_plan 10
 
 make_data_dir header-log
 cat >"$IMPL/server.py" <<'PY'
@@ -66,6 +66,9 @@ check "deploy" [ "$STATUS" = 200 ]
 check "the run completes" wait_for $((DURATION + 120)) phase_is refresh-1 completed
 
 lc_object "runs/refresh-1/discord-webhook/results.json" >"$T_DIR/results.json"
+check "results.json validates against the schema" \
+    "$S/tools/schema/validate.sh" "$S/schemas/results.schema.json" \
+    "$T_DIR/results.json"
 check "every warm request succeeded" \
     [ "$(json '[d["results"][0]["warm_requests"][k] for k in ("failed", "error_rate")]' \
     <"$T_DIR/results.json")" = '[0, 0.0]' ]

@@ -627,8 +627,10 @@ deploy_write_final(struct deploy_job *job)
 	char err[512];
 	int i;
 
+	/* The manifest too: a service's own write may have failed, and the
+	 * manifest is where measured finds its URL. */
 	for (i = 0; i < 30; i++) {
-		if (deploy_write(job, 0, err, sizeof(err)) == 0)
+		if (deploy_write(job, 1, err, sizeof(err)) == 0)
 			return;
 		if (worker_is_stopping())
 			break;
@@ -823,10 +825,10 @@ deploy_owner_gone(json_t *status)
 	return time(NULL) - at > DEPLOY_LEASE_S;
 }
 
-/* Resumes one run's deploy in progress; the caller frees nothing. */
-static void
-deploy_resume(const char *run_id)
+void
+deploy_resume(void *arg)
 {
+	const char *run_id = arg;
 	struct runplan_options opts;
 	struct deploy_job *job;
 	char object[256], err[512];
@@ -877,19 +879,20 @@ done:
 }
 
 void
-deploy_resume_all(void *arg)
+deploy_list_abandoned(void *arg)
 {
-	json_t *names, *name;
-	char err[512], run_id[80];
-	const char *base;
+	json_t **out = arg, *names, *name, *status;
+	char err[512], run_id[80], object[256];
+	const char *base, *phase;
 	size_t i, len;
 
+	*out = json_array();
 	if (state_list("agent/active/", &names, err, sizeof(err)) == -1) {
 		log_warnx("cannot list the runs in progress: %s", err);
 		return;
 	}
 	json_array_foreach(names, i, name) {
-		if (worker_is_stopping())
+		if (worker_is_stopping() || *out == NULL)
 			break;
 		base = strrchr(json_string_value(name) ?
 		    json_string_value(name) : "", '/');
@@ -902,7 +905,15 @@ deploy_resume_all(void *arg)
 			continue;
 		memcpy(run_id, base, len - 5);
 		run_id[len - 5] = '\0';
-		deploy_resume(run_id);
+		state_run_object(object, sizeof(object), run_id,
+		    STATE_DEPLOY_STATUS);
+		if (state_get(object, &status, NULL, err, sizeof(err)) != 0)
+			continue;
+		phase = json_string_value(json_object_get(status, "phase"));
+		if (phase != NULL && strcmp(phase, "deploying") == 0 &&
+		    deploy_owner_gone(status))
+			json_array_append_new(*out, json_string(run_id));
+		json_decref(status);
 	}
 	json_decref(names);
 }

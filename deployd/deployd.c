@@ -95,6 +95,7 @@ deployd_scale_state(struct deployd_job *job, json_t *body)
 	struct gcp_error gerr;
 	time_t now = time(NULL);
 	long active = 0, idle = 0;
+	int rc;
 
 	if (service == NULL || !gcp_valid_service_id(service)) {
 		snprintf(job->code, sizeof(job->code), "invalid");
@@ -102,9 +103,8 @@ deployd_scale_state(struct deployd_job *job, json_t *body)
 		    "be a Cloud Run service id");
 		return;
 	}
-	if (monitoring_instance_count(service, now - settings_int(
-	    CFG_SCALE_WINDOW), now,
-	    &active, &idle, &gerr) == -1) {
+	if ((rc = monitoring_instance_count(service, now - settings_int(
+	    CFG_SCALE_WINDOW), now, &active, &idle, &gerr)) == -1) {
 		snprintf(job->code, sizeof(job->code), "unavailable");
 		snprintf(job->err, sizeof(job->err), "instance count of %s: %s",
 		    service, gerr.message);
@@ -117,9 +117,12 @@ deployd_scale_state(struct deployd_job *job, json_t *body)
 		    service, gerr.message);
 		return;
 	}
-	job->reply = json_pack("{s:I, s:I, s:I, s:o}", "instances",
+	/* "points" false: the window held no sample, which the metric's
+	 * lag makes possible while instances run. */
+	job->reply = json_pack("{s:I, s:I, s:I, s:b, s:o}", "instances",
 	    (json_int_t)(active + idle), "active", (json_int_t)active, "idle",
-	    (json_int_t)idle, "served", served ? served : json_array());
+	    (json_int_t)idle, "points", rc == 0, "served", served ? served :
+	    json_array());
 }
 
 /* Maximum validity a caller may request, in seconds. Google's ID tokens
@@ -249,10 +252,38 @@ static struct event *rescan_ev;
 static int rescan_running;
 
 static void
-deployd_rescan_done(void *arg)
+deployd_resume_done_one(void *arg)
 {
 	jobs_running--;
+	free(arg);
+}
+
+/* Resumes each abandoned deploy on a thread of its own, so that a long
+ * one does not hold up the others. */
+static void
+deployd_rescan_done(void *arg)
+{
+	json_t **list = arg, *id;
+	char *run_id;
+	size_t i;
+
+	jobs_running--;
 	rescan_running = 0;
+	json_array_foreach(*list, i, id) {
+		if (worker_is_stopping())
+			break;
+		if ((run_id = strdup(json_string_value(id))) == NULL ||
+		    ipc_run_in_thread(worker_base(), deploy_resume,
+		    deployd_resume_done_one, run_id) == -1) {
+			log_warnx("cannot start resuming the deploy of run %s",
+			    json_string_value(id));
+			free(run_id);
+			continue;
+		}
+		jobs_running++;
+	}
+	json_decref(*list);
+	free(list);
 }
 
 /* Starts a scan for deploys whose owner is gone, unless one runs: at
@@ -262,13 +293,16 @@ static void
 deployd_rescan(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = { DEPLOY_RESCAN_S, 0 };
+	json_t **list;
 
 	if (rescan_running || worker_is_stopping())
 		goto again;
-	if (ipc_run_in_thread(worker_base(), deploy_resume_all,
-	    deployd_rescan_done, NULL) == -1)
+	if ((list = calloc(1, sizeof(*list))) == NULL ||
+	    ipc_run_in_thread(worker_base(), deploy_list_abandoned,
+	    deployd_rescan_done, list) == -1) {
+		free(list);
 		log_warnx("cannot start the scan for deploys to resume");
-	else {
+	} else {
 		rescan_running = 1;
 		jobs_running++;
 	}

@@ -44,8 +44,11 @@ int	deploy_plan(json_t *body, json_t **reply, void **job, char *err,
 	    size_t errlen, char *code, size_t codelen);
 void	deploy_services(void *job);
 void	deploy_job_free(void *job);
-/* Thread body: resumes the deploys in progress whose owner is gone. */
-void	deploy_resume_all(void *arg);
+/* Thread body: lists into *(json_t **)arg the runs whose deploy is in
+ * progress with its owner gone. */
+void	deploy_list_abandoned(void *arg);
+/* Thread body: resumes the deploy of run arg when its owner is gone. */
+void	deploy_resume(void *arg);
 int	deploy_cleanup(const char *run_id, json_t **reply, char *err,
 	    size_t errlen, char *code, size_t codelen);
 

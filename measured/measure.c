@@ -24,6 +24,15 @@
 #include "timefmt.h"
 #include "vectors.h"
 
+/* When this process started, for the deploy staleness check. */
+static time_t measure_started;
+
+void
+measure_init(void)
+{
+	measure_started = time(NULL);
+}
+
 int
 measure_job_deferred(const struct measure_job *job)
 {
@@ -99,6 +108,18 @@ measure_overdue(json_t *object, const char *field)
 
 	return when != NULL && timefmt_parse(when, &at) == 0 &&
 	    time(NULL) - at > settings_int(CFG_TRIGGER_GRACE);
+}
+
+/* Returns 1 when the time in field of object has come, within a second;
+ * a missing time has come. */
+static int
+measure_due(json_t *object, const char *field)
+{
+	const char *when = json_string_value(json_object_get(object, field));
+	time_t at;
+
+	return when == NULL || timefmt_parse(when, &at) == -1 ||
+	    time(NULL) + 1 >= at;
 }
 
 /* Returns 1 when the owner recorded in status can no longer be working. */
@@ -240,7 +261,8 @@ measure_load_run(struct measure_job *job, char *err, size_t errlen)
 }
 
 enum measure_claim
-measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
+measure_claim(const char *run_id, enum measure_why why,
+    struct measure_job **jobp,
     json_t **reply, char *err, size_t errlen)
 {
 	struct measure_job *job;
@@ -290,10 +312,10 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 		json_decref(tried);
 		tried = NULL;
 		if (rc == 1) {
-			if (resume_only && !measure_overdue(job->manifest,
+			if (why == WHY_SCAN && !measure_overdue(job->manifest,
 			    "measure_scheduled_at"))
 				goto busy_or_idle;
-			if (resume_only)
+			if (why == WHY_SCAN)
 				log_warnx("run %s: the measure trigger did not "
 				    "come; starting the measurement", run_id);
 			st = measure_status_new(run_id, job->request,
@@ -334,12 +356,13 @@ measure_claim(const char *run_id, int resume_only, struct measure_job **jobp,
 			return CLAIM_BUSY;
 		}
 		if (phase != NULL && strcmp(phase, "waiting") == 0) {
-			if (resume_only && !measure_overdue(st,
-			    "next_round_at")) {
+			if ((why == WHY_SCAN && !measure_overdue(st,
+			    "next_round_at")) || (why == WHY_AGAIN &&
+			    !measure_due(st, "next_round_at"))) {
 				json_decref(st);
 				goto busy_or_idle;
 			}
-			if (resume_only)
+			if (why == WHY_SCAN)
 				log_warnx("run %s: the trigger of round %lld did "
 				    "not come; starting the round", run_id,
 				    (long long)json_integer_value(
@@ -513,7 +536,10 @@ measure_deploy_state(struct measure_job *job, char *err, size_t errlen)
 	if (updated == NULL || timefmt_parse(updated, &at) == -1)
 		at = 0;
 	json_decref(st);
-	if (time(NULL) - at > MEASURE_DEPLOY_STALE_S) {
+	/* After a long outage every status looks stale: deployd resumes the
+	 * deploy, so give it the same time after this process started. */
+	if (time(NULL) - at > MEASURE_DEPLOY_STALE_S &&
+	    time(NULL) - measure_started > MEASURE_DEPLOY_STALE_S) {
 		snprintf(err, errlen, "the deploy stopped: its status was last "
 		    "written more than %d s ago; deploy the run again with a "
 		    "new run_id", MEASURE_DEPLOY_STALE_S);
@@ -698,6 +724,7 @@ measure_service(struct measure_job *job, json_t *service)
 		if (result == NULL)
 			return;
 		measure_store_cold(job, record, result);
+		measure_set(job, record, "last_request_at", measure_now_json());
 		measure_write(job);
 	}
 	if (!measure_is_primary(service))
@@ -707,6 +734,7 @@ measure_service(struct measure_job *job, json_t *service)
 		if ((result = measure_contract(job, service)) == NULL)
 			return;
 		measure_set(job, record, "contract", result);
+		measure_set(job, record, "last_request_at", measure_now_json());
 		measure_write(job);
 	}
 	if (json_is_null(json_object_get(record, "warm")) &&
@@ -714,6 +742,7 @@ measure_service(struct measure_job *job, json_t *service)
 		if ((result = measure_warm(job, service)) == NULL)
 			return;
 		measure_set(job, record, "warm", result);
+		measure_set(job, record, "last_request_at", measure_now_json());
 		measure_write(job);
 	}
 }

@@ -37,20 +37,29 @@ enum measure_claim {
 	CLAIM_ERROR,
 };
 
+/* Why a run is claimed. */
+enum measure_why {
+	WHY_TRIGGER,	/* /measure: start the next round */
+	WHY_SCAN,	/* a scan: resume a run whose owner is gone, or
+			 * start a round TRIGGER_GRACE seconds late */
+	WHY_AGAIN,	/* a /measure came while the run was measured: start
+			 * the next round only if it is due */
+};
+
 struct measure_job;
 
 /*
  * Claims the next piece of work of a run. Fills *reply with the body of
  * the /measure response ({run_id, status, results_url, ...}) in every case
- * but CLAIM_ERROR, where err says what failed. With resume_only set it
- * only takes over a claim whose owner is gone, or starts a round whose
- * trigger is TRIGGER_GRACE seconds late (used by the scans of measured).
+ * but CLAIM_ERROR, where err says what failed.
  */
-enum measure_claim measure_claim(const char *run_id, int resume_only,
+enum measure_claim measure_claim(const char *run_id, enum measure_why why,
 	    struct measure_job **job, json_t **reply, char *err,
 	    size_t errlen);
 /* Runs the claimed work; returns when it is done or *stop is set. */
 void	 measure_run(struct measure_job *job, volatile int *stop);
+/* Notes the process's start; call it once, before any claim. */
+void	 measure_init(void);
 /* Returns 1 when the run gave its claim back because its deploy still
  * runs: claim it again in MEASURE_DEFER_S seconds. */
 int	 measure_job_deferred(const struct measure_job *job);

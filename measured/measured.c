@@ -32,7 +32,7 @@ struct queued_job {
 struct claim_work {
 	struct ipc_request	*req;		/* NULL for a start-up resume */
 	char			 run_id[80];
-	int			 resume_only;
+	enum measure_why	 why;
 	enum measure_claim	 claim;
 	struct measure_job	*job;
 	json_t			*reply;
@@ -96,7 +96,8 @@ measured_deferred_drop(const char *run_id)
 	free(d);
 }
 
-static int	measured_start_claim(struct ipc_request *, const char *, int);
+static int	measured_start_claim(struct ipc_request *, const char *,
+		    enum measure_why);
 
 static void
 measured_deferred_fire(evutil_socket_t fd, short what, void *arg)
@@ -104,7 +105,7 @@ measured_deferred_fire(evutil_socket_t fd, short what, void *arg)
 	struct deferred_run *d = arg;
 
 	if (!stopping && !measured_known(d->run_id))
-		measured_start_claim(NULL, d->run_id, 0);
+		measured_start_claim(NULL, d->run_id, WHY_TRIGGER);
 }
 
 /* Claims the run again in MEASURE_DEFER_S; logs the first wait only. */
@@ -153,7 +154,7 @@ measured_work_done(void *arg)
 		measured_deferred_drop(run_id);
 	running = NULL;
 	if (running_again && !stopping)
-		measured_start_claim(NULL, run_id, 0);
+		measured_start_claim(NULL, run_id, WHY_AGAIN);
 	running_again = 0;
 	measured_next();
 }
@@ -206,7 +207,7 @@ measured_claim_work(void *arg)
 {
 	struct claim_work *w = arg;
 
-	w->claim = measure_claim(w->run_id, w->resume_only, &w->job,
+	w->claim = measure_claim(w->run_id, w->why, &w->job,
 	    &w->reply, w->err, sizeof(w->err));
 }
 
@@ -260,14 +261,14 @@ measured_claim_done(void *arg)
 
 static int
 measured_start_claim(struct ipc_request *req, const char *run_id,
-    int resume_only)
+    enum measure_why why)
 {
 	struct claim_work *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -1;
 	w->req = req;
-	w->resume_only = resume_only;
+	w->why = why;
 	snprintf(w->run_id, sizeof(w->run_id), "%s", run_id);
 	if (ipc_run_in_thread(worker_base(), measured_claim_work,
 	    measured_claim_done, w) == -1) {
@@ -299,7 +300,7 @@ measured_measure(struct ipc_request *req)
 		    "status", "measuring", "results_url", url));
 		return;
 	}
-	if (measured_start_claim(req, run_id, 0) == -1) {
+	if (measured_start_claim(req, run_id, WHY_TRIGGER) == -1) {
 		log_warn("run %s: cannot start the claim", run_id);
 		ipc_reply_error(req, "internal", "cannot start the claim");
 	}
@@ -339,7 +340,7 @@ measured_scan_done(void *arg)
 		memcpy(run_id, base, len - 5);
 		run_id[len - 5] = '\0';
 		if (!measured_known(run_id) && !stopping)
-			measured_start_claim(NULL, run_id, 1);
+			measured_start_claim(NULL, run_id, WHY_SCAN);
 	}
 	json_decref(*names);
 	free(names);
@@ -407,6 +408,7 @@ measured_init(struct event_base *base)
 
 	if (curl_global_init(CURL_GLOBAL_ALL) != 0)
 		return -1;
+	measure_init();
 	/* The first scan waits for stated, which starts alongside. */
 	if ((rescan_ev = evtimer_new(base, measured_rescan, NULL)) == NULL ||
 	    evtimer_add(rescan_ev, &first) == -1) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "clock.h"
@@ -16,6 +17,7 @@
 #include "proto.h"
 #include "settings.h"
 #include "stats.h"
+#include "timefmt.h"
 #include "warm.h"
 
 /* Bytes of one "Name: value" header line. */
@@ -68,11 +70,9 @@ sample_header_lines(const struct servicetype_request *req,
  * when deployd did not answer, with err set.
  */
 static int
-sample_token(json_t *service, long valid_s, char *buf, size_t size,
+sample_token(const char *url, long valid_s, char *buf, size_t size,
     long *left, char *err, size_t errlen)
 {
-	const char *url = json_string_value(json_object_get(service,
-	    "service_url"));
 	const char *token;
 	json_t *body, *result = NULL, *v;
 	int rc;
@@ -136,7 +136,8 @@ sample_auth(struct measure_job *job, json_t *service,
 		*left = -1;
 	if (settings_bool(CFG_PUBLIC_SERVICES))
 		return 0;
-	rc = sample_token(service, valid_s, token, sizeof(token), &have, err,
+	rc = sample_token(json_string_value(json_object_get(service,
+	    "service_url")), valid_s, token, sizeof(token), &have, err,
 	    sizeof(err));
 	if (rc == 0) {
 		n = snprintf(h->auth, sizeof(h->auth), "%s: Bearer %s",
@@ -201,7 +202,8 @@ sample_cafile(void)
 }
 
 /* Asks deployd for the instance count of a service and, with since >= 0,
- * the instances that served requests since then. */
+ * the instances that served requests since then. *instances is -1 when
+ * the window held no Monitoring sample at all. */
 static int
 sample_scale_state(const char *name, time_t since, long *instances,
     json_t **served, char *err, size_t errlen)
@@ -219,28 +221,60 @@ sample_scale_state(const char *name, time_t since, long *instances,
 		json_decref(result);
 		return -1;
 	}
-	*instances = (long)json_integer_value(json_object_get(result,
-	    "instances"));
+	*instances = json_is_false(json_object_get(result, "points")) ? -1 :
+	    (long)json_integer_value(json_object_get(result, "instances"));
 	if (served != NULL)
 		*served = json_incref(json_object_get(result, "served"));
 	json_decref(result);
 	return 0;
 }
 
-/* Waits until the service reports zero instances: 0 when it does, 1 when
- * it did not within the wait, -1 on error or stop. */
+/*
+ * Returns the last time the service is known to have run an instance: when
+ * its deploy made it ready, or the end of the agent's last request phase
+ * on it, whichever is later; 0 when neither is recorded.
+ */
+static time_t
+sample_last_activity(json_t *service, json_t *record)
+{
+	const char *when[2];
+	time_t latest = 0, t;
+	int i;
+
+	when[0] = json_string_value(json_object_get(service, "deployed_at"));
+	when[1] = json_string_value(json_object_get(record,
+	    "last_request_at"));
+	for (i = 0; i < 2; i++)
+		if (when[i] != NULL && timefmt_parse(when[i], &t) == 0 &&
+		    t > latest)
+			latest = t;
+	return latest;
+}
+
+/*
+ * Waits until the service reports zero instances: 0 when it does, 1 when
+ * it did not within the wait, -1 on error or stop. A window without any
+ * Monitoring sample counts as zero only once the service has had no
+ * activity for the whole window: the metric lags, so a new service or one
+ * just called may have instances that no sample shows yet.
+ */
 static int
-sample_wait_zero(struct measure_job *job, const char *name, long *last,
-    char *err, size_t errlen)
+sample_wait_zero(struct measure_job *job, json_t *service, json_t *record,
+    long *last, char *err, size_t errlen)
 {
 	long wait = settings_int(CFG_SCALE_WAIT), waited = 0;
 	long interval = wait >= 120 ? 10 : 1;
+	time_t active = sample_last_activity(service, record);
 
 	for (;;) {
-		if (sample_scale_state(name, -1, last, NULL, err, errlen) == -1)
+		if (sample_scale_state(sample_name(service), -1, last, NULL,
+		    err, errlen) == -1)
 			return -1;
-		if (*last == 0)
+		if (*last == 0 || (*last == -1 && time(NULL) - active >
+		    settings_int(CFG_SCALE_WINDOW))) {
+			*last = 0;
 			return 0;
+		}
 		if (waited >= wait)
 			return 1;
 		if (measure_sleep(job, interval) == -1) {
@@ -360,13 +394,19 @@ measure_cold(struct measure_job *job, json_t *service, json_t *record)
 	time_t since;
 	int rc;
 
-	rc = sample_wait_zero(job, sample_name(service), &instances, err,
+	rc = sample_wait_zero(job, service, record, &instances, err,
 	    sizeof(err));
 	if (rc == -1 && (*job->stop || job->lost))
 		return NULL;
 	if (rc != 0) {
-		snprintf(why, sizeof(why), "%ld instances after %ld s", instances,
-		    settings_int(CFG_SCALE_WAIT));
+		if (instances == -1)
+			snprintf(why, sizeof(why), "no instance count sample "
+			    "after %ld s, and the service was active less than "
+			    "%ld s ago", settings_int(CFG_SCALE_WAIT),
+			    settings_int(CFG_SCALE_WINDOW));
+		else
+			snprintf(why, sizeof(why), "%ld instances after %ld s",
+			    instances, settings_int(CFG_SCALE_WAIT));
 		measure_error(job, service, "scale_to_zero", rc == 1 ?
 		    "service did not scale to zero" : "cannot read the instance "
 		    "count", rc == 1 ? why : err);
@@ -406,9 +446,11 @@ measure_cold(struct measure_job *job, json_t *service, json_t *record)
 	}
 	attempt = sample_attempt(job, "error");
 	json_object_set_new(attempt, "status", json_integer(res.status));
-	if (res.status == 401 || res.status == 403) {
-		/* Cloud Run's invoker check: every later attempt would get
-		 * the same response. */
+	if ((res.status == 401 || res.status == 403) &&
+	    strncasecmp(res.content_type, "text/html", 9) == 0) {
+		/* Cloud Run's invoker check replies with an HTML page, and
+		 * every later attempt would get the same response. An
+		 * implementation's own 401 is a contract failure, retried. */
 		json_object_set_new(attempt, "outcome", json_string("denied"));
 		snprintf(why, sizeof(why), "HTTP %ld: the agent's service "
 		    "account needs the Cloud Run invoker role on the service, "
@@ -531,11 +573,66 @@ sample_warm_seconds(json_t *bc)
 }
 
 /*
+ * A renewal of the warm phase's token, on a detached thread so that
+ * neither the engine's loop nor the end of the phase waits for deployd,
+ * which may take a minute to reply. The phase and the thread each hold a
+ * reference; the last to let go frees it.
+ */
+struct sample_renewal {
+	pthread_mutex_t	 lock;
+	int		 refs;
+	int		 done;
+	int		 ok;
+	char		 url[CONTRACT_URL_MAX];
+	char		 token[SAMPLE_AUTH_LINE_MAX];
+	long		 left;		/* seconds the token has left */
+	char		 err[512];
+};
+
+static void
+sample_renewal_release(struct sample_renewal *r)
+{
+	int last;
+
+	pthread_mutex_lock(&r->lock);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&r->lock);
+	if (!last)
+		return;
+	explicit_bzero(r->token, sizeof(r->token));
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static void *
+sample_renewal_run(void *arg)
+{
+	struct sample_renewal *r = arg;
+	char token[SAMPLE_AUTH_LINE_MAX], err[512];
+	long left = 0;
+	int ok;
+
+	ok = sample_token(r->url, SAMPLE_TOKEN_VALID_MAX_S, token,
+	    sizeof(token), &left, err, sizeof(err)) == 0;
+	pthread_mutex_lock(&r->lock);
+	if (ok)
+		memcpy(r->token, token, sizeof(token));
+	else
+		memcpy(r->err, err, sizeof(err));
+	r->left = left;
+	r->ok = ok;
+	r->done = 1;
+	pthread_mutex_unlock(&r->lock);
+	explicit_bzero(token, sizeof(token));
+	sample_renewal_release(r);
+	return NULL;
+}
+
+/*
  * The warm phase's request, rebuilt every SAMPLE_WARM_REFRESH_S by the
  * engine: a signed request carries its time, which implementations accept
  * for 300 s, and the ID token expires after an hour while a phase may run
- * longer. The token is renewed on a thread of its own, so that the
- * engine's loop never waits for deployd.
+ * longer. Every field is used on the measurement thread only.
  */
 struct sample_warm {
 	struct measure_job	*job;
@@ -544,58 +641,58 @@ struct sample_warm {
 	struct warm_request	*built;	/* every request handed out */
 	size_t			 nbuilt;
 	size_t			 cap;
-	pthread_mutex_t		 lock;	/* the fields below */
 	char			 token[SAMPLE_AUTH_LINE_MAX];	/* "": none */
 	int64_t			 token_expiry_ns;	/* CLOCK_MONOTONIC */
-	int			 renewing;
-	int			 renew_started;
-	pthread_t		 renew_thread;
+	struct sample_renewal	*renewal;	/* NULL when none runs */
 };
 
-static void *
-sample_warm_renew(void *arg)
-{
-	struct sample_warm *w = arg;
-	char token[SAMPLE_AUTH_LINE_MAX], err[512];
-	long left;
-
-	if (sample_token(w->service, SAMPLE_TOKEN_VALID_MAX_S, token,
-	    sizeof(token), &left, err, sizeof(err)) != 0) {
-		log_warnx("run %s: %s: cannot renew the identity token of the "
-		    "warm requests; retrying in %d s: %s",
-		    w->job->run_id, sample_name(w->service),
-		    SAMPLE_WARM_REFRESH_S, err);
-		pthread_mutex_lock(&w->lock);
-		w->renewing = 0;
-		pthread_mutex_unlock(&w->lock);
-		return NULL;
-	}
-	pthread_mutex_lock(&w->lock);
-	memcpy(w->token, token, sizeof(token));
-	w->token_expiry_ns = clock_now_ns() + (int64_t)left * 1000000000;
-	w->renewing = 0;
-	pthread_mutex_unlock(&w->lock);
-	explicit_bzero(token, sizeof(token));
-	return NULL;
-}
-
-/* Starts a renewal of the token when it has less than
- * SAMPLE_TOKEN_RENEW_S left and none runs; called with w->lock held. */
+/* Takes the token of a finished renewal, and starts one when the token
+ * has less than SAMPLE_TOKEN_RENEW_S left and none runs. */
 static void
-sample_warm_renew_start(struct sample_warm *w)
+sample_warm_renew(struct sample_warm *w)
 {
-	if (w->token[0] == '\0' || w->renewing || w->token_expiry_ns -
-	    clock_now_ns() > (int64_t)SAMPLE_TOKEN_RENEW_S * 1000000000)
+	struct sample_renewal *r = w->renewal;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int done;
+
+	if (r != NULL) {
+		pthread_mutex_lock(&r->lock);
+		if ((done = r->done) && r->ok) {
+			memcpy(w->token, r->token, sizeof(w->token));
+			w->token_expiry_ns = clock_now_ns() +
+			    (int64_t)r->left * 1000000000;
+		} else if (done)
+			log_warnx("run %s: %s: cannot renew the identity token "
+			    "of the warm requests; retrying in %d s: %s",
+			    w->job->run_id, sample_name(w->service),
+			    SAMPLE_WARM_REFRESH_S, r->err);
+		pthread_mutex_unlock(&r->lock);
+		if (!done)
+			return;
+		sample_renewal_release(r);
+		w->renewal = NULL;
+	}
+	if (w->token[0] == '\0' || w->token_expiry_ns - clock_now_ns() >
+	    (int64_t)SAMPLE_TOKEN_RENEW_S * 1000000000)
 		return;
-	if (w->renew_started) {
-		pthread_join(w->renew_thread, NULL);
-		w->renew_started = 0;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	pthread_mutex_init(&r->lock, NULL);
+	r->refs = 2;
+	snprintf(r->url, sizeof(r->url), "%s", w->url);
+	if (pthread_attr_init(&attr) != 0) {
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return;
 	}
-	if (pthread_create(&w->renew_thread, NULL, sample_warm_renew,
-	    w) == 0) {
-		w->renewing = 1;
-		w->renew_started = 1;
-	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, sample_renewal_run, r) != 0) {
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+	} else
+		w->renewal = r;
+	pthread_attr_destroy(&attr);
 }
 
 /* Builds a freshly signed request with the current token; NULL after a
@@ -624,14 +721,12 @@ sample_warm_build(struct sample_warm *w, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot build the test request");
 		return NULL;
 	}
+	sample_warm_renew(w);
 	sample_header_lines(&req, &h);
 	h.auth[0] = '\0';
-	pthread_mutex_lock(&w->lock);
 	if (w->token[0] != '\0')
 		snprintf(h.auth, sizeof(h.auth), "%s: Bearer %s",
 		    sample_auth_header(&req), w->token);
-	sample_warm_renew_start(w);
-	pthread_mutex_unlock(&w->lock);
 	if (h.auth[0] != '\0')
 		h.ptrs[h.n++] = h.auth;
 	snprintf(url, sizeof(url), "%s%s", w->url, req.path);
@@ -663,18 +758,18 @@ sample_warm_refresh(void *arg, const char **request, size_t *len)
 	return 0;
 }
 
+/* Frees the phase's requests; a renewal still running frees itself. */
 static void
 sample_warm_free(struct sample_warm *w)
 {
 	size_t i;
 
-	if (w->renew_started)
-		pthread_join(w->renew_thread, NULL);
+	if (w->renewal != NULL)
+		sample_renewal_release(w->renewal);
 	for (i = 0; i < w->nbuilt; i++)
 		warm_request_free(&w->built[i]);
 	free(w->built);
 	explicit_bzero(w->token, sizeof(w->token));
-	pthread_mutex_destroy(&w->lock);
 }
 
 /*
@@ -731,7 +826,6 @@ measure_warm(struct measure_job *job, json_t *service)
 	int rc;
 
 	memset(&w, 0, sizeof(w));
-	pthread_mutex_init(&w.lock, NULL);
 	w.job = job;
 	w.service = service;
 	snprintf(w.url, sizeof(w.url), "%s", json_string_value(

@@ -140,7 +140,7 @@ child_start(struct child *c)
 	const cpu_set_t *cpus = NULL;
 	char *argv[12];
 	int argc = 0;
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (child_program(c, program, sizeof(program)) == -1) {
 		log_error("worker %s not found in %s; set --libexec-dir",
@@ -172,11 +172,18 @@ child_start(struct child *c)
 		cpus = strcmp(c->name, "measured") == 0 ? &measure_cpus :
 		    &other_cpus;
 
+	parent = getpid();
 	switch (pid = fork()) {
 	case -1:
 		log_warn("cannot start %s", c->name);
 		return;
 	case 0:
+		/* Workers end with the supervisor, even a killed one: its
+		 * lock on the runtime folder ends with it, and workers left
+		 * behind would share their sockets with the next agent's. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != parent)
+			_exit(1);
 		if (cpus != NULL)
 			child_pin(cpus);
 		execv(program, argv);
@@ -428,7 +435,9 @@ static void
 configure_local(void)
 {
 	char url[256], buf[512];
-	long lc = settings_int(CFG_LOCALCLOUD_PORT);
+	long lc = settings_int(CFG_LOCALCLOUD_PORT), lag_s = 0;
+	const char *lag;
+	char *end;
 	static const enum setting_key apis[] = {
 		CFG_RUN_ENDPOINT, CFG_STORAGE_ENDPOINT, CFG_SCHEDULER_ENDPOINT,
 		CFG_TASKS_ENDPOINT, CFG_MONITORING_ENDPOINT,
@@ -469,18 +478,29 @@ configure_local(void)
 	snprintf(buf, sizeof(buf), "%s/ca.pem",
 	    settings_str(CFG_LOCALCLOUD_DIR));
 	settings_set(CFG_CA_FILE, buf);
-	/* A cold sample waits for localcloud to stop the idle instance. */
+	/* LOCALCLOUD_METRICS_LAG hides the newest Monitoring samples, like
+	 * the real metric's lag; 0 when unset or invalid. */
+	lag = getenv("LOCALCLOUD_METRICS_LAG");
+	if (lag != NULL && *lag != '\0') {
+		lag_s = strtol(lag, &end, 10);
+		if (*end != '\0' || lag_s < 0 || lag_s > 3600)
+			lag_s = 0;
+	}
+	/* A cold sample waits for localcloud to stop the idle instance and
+	 * for the lagging samples to show it. */
 	if (!settings_is_set(CFG_SCALE_WAIT)) {
 		snprintf(buf, sizeof(buf), "%ld",
-		    3 * settings_int(CFG_IDLE_TIMEOUT) + 5);
+		    3 * settings_int(CFG_IDLE_TIMEOUT) + 5 + lag_s);
 		settings_set(CFG_SCALE_WAIT, buf);
 	}
 	/* localcloud's scheduler retries within about a second. */
 	if (!settings_is_set(CFG_TRIGGER_GRACE))
 		settings_set(CFG_TRIGGER_GRACE, "10");
-	/* localcloud's samples have no lag: two seconds of zeros suffice. */
-	if (!settings_is_set(CFG_SCALE_WINDOW))
-		settings_set(CFG_SCALE_WINDOW, "2");
+	/* Without lag, two seconds of zeros suffice. */
+	if (!settings_is_set(CFG_SCALE_WINDOW)) {
+		snprintf(buf, sizeof(buf), "%ld", lag_s + 2);
+		settings_set(CFG_SCALE_WINDOW, buf);
+	}
 	/* Scheduler jobs have minute granularity; locally a minute of the
 	 * schedule passes in a second, so runs take seconds, not minutes. */
 	setenv("LOCALCLOUD_SCHEDULER_TIME_SCALE", "60", 0);
@@ -632,7 +652,8 @@ lock_runtime_dir(void)
 	if (snprintf(path, sizeof(path), "%s/perf-agent.lock",
 	    settings_runtime_dir()) >= (int)sizeof(path))
 		fatalx("runtime folder path too long");
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
 		fatal("cannot open %s", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK)

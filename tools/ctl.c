@@ -836,17 +836,20 @@ ctl_parse(struct ctl_call *call, int argc, char **argv)
 	}
 	call->cmd = cmd;
 
-	/* The agent checks RUN_ID in full, so only what cannot be one is
-	 * rejected here: nothing, or a flag. */
+	/* The agent's rule for run ids, checked here too because RUN_ID
+	 * becomes part of a URL path ("../x" would name another path). */
 	if (cmd->run_id && argc < 2) {
 		fprintf(stderr, "perf-agent-ctl: missing RUN_ID; use "
 		    "perf-agent-ctl %s%s\n", cmd->name, cmd->args);
 		return -1;
 	}
-	if (cmd->run_id && (argv[1][0] == '\0' || argv[1][0] == '-')) {
-		fprintf(stderr, "perf-agent-ctl: invalid RUN_ID \"%s\": must "
-		    "not be empty or start with '-'; use perf-agent-ctl %s%s\n",
-		    ctl_escape(q, argv[1]), cmd->name, cmd->args);
+	if (cmd->run_id && (argv[1][0] == '\0' ||
+	    strchr(".-_", argv[1][0]) != NULL || strlen(argv[1]) > 63 ||
+	    strspn(argv[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(argv[1]))) {
+		fprintf(stderr, "perf-agent-ctl: invalid RUN_ID \"%s\": use 1 "
+		    "to 63 letters, digits, '.', '_' or '-', starting with a "
+		    "letter or digit\n", ctl_escape(q, argv[1]));
 		return -1;
 	}
 	call->run_id = cmd->run_id ? argv[1] : NULL;

@@ -154,6 +154,9 @@ rejects "missing RUN_ID" 'missing RUN_ID; use perf-agent-ctl status RUN_ID' \
     status
 rejects "empty RUN_ID" 'invalid RUN_ID ""' status ''
 rejects "flag in place of RUN_ID" 'invalid RUN_ID "--cpu"' deploy --cpu 1
+rejects "RUN_ID naming another path" 'invalid RUN_ID "../implementations"' \
+    status ../implementations
+rejects "RUN_ID with a slash" 'invalid RUN_ID "a/b"' results a/b
 rejects "missing command" 'missing command'
 
 # The SECONDS argument of wait.

@@ -3,7 +3,7 @@
 # frames, a worker that crashes at start-up, and SIGTERM.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
-t_plan 26
+t_plan 27
 
 AGENT=$B/supervisor/perf-agent
 IPC=$B/tools/perf-agent-ipc
@@ -141,3 +141,27 @@ wait $CRASH_PID
 status=$?
 if [ "$status" -ne 0 ]; then ok "crash loop exit status $status"; else fail "crash loop exit status 0"; fi
 check "crash loop message names the worker" grep -q 'stated died 4 times within 60 s (limit 3); giving up' "$T_DIR/crash.log"
+
+# kill -9 of the supervisor alone: its workers end too, so that the next
+# agent on the folder shares no socket with them.
+PORT4=$(free_port)
+RT4=$T_DIR/run4
+"$AGENT" --runtime-dir "$RT4" --port "$PORT4" --listen-address 127.0.0.1 \
+    --agent-url "http://127.0.0.1:$PORT4" --log-format text \
+    >"$T_DIR/killed.log" 2>&1 &
+KILLED_PID=$!
+t_track $KILLED_PID
+health4() { [ "$(http_status "http://127.0.0.1:$PORT4/health")" = 200 ]; }
+wait_for 20 health4
+workers=$(pgrep -P "$KILLED_PID" | tr '\n' ' ')
+kill -9 "$KILLED_PID"
+wait "$KILLED_PID" 2>/dev/null
+workers_gone()
+{
+	for p in $workers; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+check "workers exit after kill -9 of the supervisor ($workers)" \
+    wait_for 15 workers_gone

@@ -664,9 +664,8 @@ sample_warm_renew(struct sample_warm *w)
 			    (int64_t)r->left * 1000000000;
 		} else if (done)
 			log_warnx("run %s: %s: cannot renew the identity token "
-			    "of the warm requests; retrying in %d s: %s",
-			    w->job->run_id, sample_name(w->service),
-			    SAMPLE_WARM_REFRESH_S, r->err);
+			    "of the warm requests; trying again: %s",
+			    w->job->run_id, sample_name(w->service), r->err);
 		pthread_mutex_unlock(&r->lock);
 		if (!done)
 			return;

@@ -287,10 +287,11 @@ ctl_number(const char *name, const char *s, long min, long max, long *out)
 {
 	char q[CTL_QUOTE_MAX], *end;
 
+	/* Digits only: strtol would take a sign and leading spaces. */
 	errno = 0;
 	*out = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || *out < min ||
-	    *out > max) {
+	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' ||
+	    *out < min || *out > max) {
 		fprintf(stderr, "perf-agent-ctl: invalid %s \"%s\": must be "
 		    "an integer from %ld to %ld\n", name, ctl_escape(q, s), min,
 		    max);
@@ -304,7 +305,7 @@ ctl_number(const char *name, const char *s, long min, long max, long *out)
  * '?' otherwise) for the option just read, then the usage hint. opts is the
  * table of long options that getopt_long() was given.
  */
-static void
+void
 ctl_option_error(int ch, char **argv, const struct option *opts)
 {
 	const char *arg = argv[optind - 1], *name = arg + 2;
@@ -447,11 +448,33 @@ done:
 
 /* Applies one deploy flag, ch as getopt_long() returned it; -1 when its
  * value is invalid. */
+/* Sets the measure delay from --delay-minutes (minutes set) or
+ * --delay-seconds; the agent takes one of the two. */
+static int
+ctl_deploy_delay(struct ctl_deploy *d, int minutes, const char *arg)
+{
+	const char *key = minutes ? "measure_delay_minutes" :
+	    "measure_delay_seconds";
+	long n;
+
+	if (json_object_get(d->schedule, minutes ? "measure_delay_seconds" :
+	    "measure_delay_minutes") != NULL) {
+		fprintf(stderr, "perf-agent-ctl: --delay-minutes and "
+		    "--delay-seconds exclude each other; give one\n");
+		return -1;
+	}
+	if (ctl_number(minutes ? "--delay-minutes" : "--delay-seconds", arg,
+	    0, minutes ? 1440 : 86400, &n) == -1)
+		return -1;
+	return json_object_set_new(d->schedule, key, json_integer(n));
+}
+
 static int
 ctl_deploy_option(struct ctl_deploy *d, int ch, const char *arg)
 {
 	const char *key;
 	json_t *v;
+	char q[CTL_QUOTE_MAX];
 	long n;
 
 	d->flags++;
@@ -475,21 +498,20 @@ ctl_deploy_option(struct ctl_deploy *d, int ch, const char *arg)
 		return ctl_number("--concurrency", arg, 1, 1000,
 		    &d->concurrency);
 	case 'D':
-		if (ctl_number("--delay-minutes", arg, 0, 1440, &n) == -1)
-			return -1;
-		return json_object_set_new(d->schedule,
-		    "measure_delay_minutes", json_integer(n));
 	case 'S':
-		if (ctl_number("--delay-seconds", arg, 0, 86400, &n) == -1)
-			return -1;
-		return json_object_set_new(d->schedule,
-		    "measure_delay_seconds", json_integer(n));
+		return ctl_deploy_delay(d, ch == 'D', arg);
 	case 'R':
 		if (ctl_number("--round-delay", arg, 0, 86400, &n) == -1)
 			return -1;
 		return json_object_set_new(d->schedule, "round_delay_seconds",
 		    json_integer(n));
 	case 's':
+		if (strcmp(arg, "rounds") != 0 && strcmp(arg, "replicas") != 0) {
+			fprintf(stderr, "perf-agent-ctl: invalid --strategy "
+			    "\"%s\": use rounds or replicas\n",
+			    ctl_escape(q, arg));
+			return -1;
+		}
 		d->strategy = arg;
 		return 0;
 	}
@@ -996,8 +1018,6 @@ main(int argc, char **argv)
 	/* register command (tools/register.c): talks to stated over IPC,
 	 * not to the Agent API, so it needs neither curl nor a token. */
 	if (strcmp(argv[optind], "register") == 0) {
-		/* register_main() lets getopt print its option errors. */
-		opterr = 1;
 		rc = register_main(argc - optind, argv + optind);
 		goto done;
 	}

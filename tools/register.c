@@ -634,7 +634,8 @@ register_main(int argc, char **argv)
 	endpoint = register_env("AGENT_URL");
 	runtime_dir = register_env("RUNTIME_DIRECTORY");
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'e':
 			endpoint = optarg;
@@ -652,7 +653,7 @@ register_main(int argc, char **argv)
 			register_usage(stdout);
 			return 0;
 		default:
-			register_usage(stderr);
+			ctl_option_error(ch, argv, opts);
 			return 2;
 		}
 	}

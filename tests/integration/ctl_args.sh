@@ -157,6 +157,17 @@ rejects "flag in place of RUN_ID" 'invalid RUN_ID "--cpu"' deploy --cpu 1
 rejects "RUN_ID naming another path" 'invalid RUN_ID "../implementations"' \
     status ../implementations
 rejects "RUN_ID with a slash" 'invalid RUN_ID "a/b"' results a/b
+rejects "register: unknown option" 'unknown option "--bogus"' \
+    register --bogus
+rejects "register: missing value" 'missing value for option --endpoint' \
+    register --endpoint
+rejects "unknown strategy" 'invalid --strategy "bogus": use rounds or replicas' \
+    deploy r1 --strategy bogus
+rejects "both measure delays" '--delay-minutes and --delay-seconds exclude' \
+    deploy r1 --delay-minutes 1 --delay-seconds 5
+rejects "signed number" 'invalid --iterations "+5"' deploy r1 --iterations +5
+rejects "number with a space" 'invalid --iterations " 5"' \
+    deploy r1 --iterations " 5"
 rejects "missing command" 'missing command'
 
 # The SECONDS argument of wait.

@@ -280,7 +280,7 @@ gcp_stopping(void)
 }
 
 /* Sleeps ms milliseconds in slices of at most 100 ms, and returns early
- * once gcp_stopping() says so, so that a stopping worker's threads end
+ * once gcp_stopping() returns 1, so that a stopping worker's threads end
  * within its grace period. */
 void
 gcp_sleep_ms(long ms)

@@ -182,7 +182,7 @@ int	logging_request_instances(const char *service, time_t since,
  * *token of metadata_identity_token is malloc'd, and it is fetched anew
  * when the cached one expires in less than min_valid_s seconds; *valid_s
  * (may be NULL) gets the seconds it has left, or -1 when the metadata
- * server did not say.
+ * server gave no expiry.
  */
 int	metadata_access_token(char *buf, size_t size, struct gcp_error *);
 int	metadata_identity_token(const char *audience, long min_valid_s,

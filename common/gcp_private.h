@@ -126,7 +126,7 @@ int	gcp_json_int64(json_t *, int64_t *);
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t	gcp_now_ms(void);
 void	gcp_sleep_ms(long ms);
-/* 1 once the stop function set by gcp_set_stop says so. */
+/* Returns 1 once the stop function set by gcp_set_stop returns non-zero. */
 int	gcp_stopping(void);
 
 #endif

@@ -17,7 +17,7 @@ struct worker {
 	const char	*summary;	/* one line for --help */
 	int		(*init)(struct event_base *);
 	void		(*handle)(struct ipc_request *);
-	/* After the loop ends: tells the worker's threads to finish. */
+	/* After the loop ends: makes the worker's threads finish. */
 	void		(*stop)(void);
 	/* Once no thread runs; skipped when one does not end in time. */
 	void		(*shutdown)(void);

@@ -799,10 +799,11 @@ deploy_cleanup(const char *run_id, json_t **reply, char *err, size_t errlen,
 }
 
 /*
- * Returns 1 when no process works on a deploy in progress: its owner gave it
- * up, or is a dead process of this instance, or is this process (which
- * takes the run only if no job of its own lists it), or belongs to
- * another instance and has not written the status for DEPLOY_LEASE_S.
+ * Returns 1 when no process works on a deploy in progress. That is so when
+ * its owner released it or is a dead process of this instance. It is so
+ * when the owner is this process, which takes the run only if no job of
+ * its own lists it. And it is so when the owner belongs to another
+ * instance and has not written the status for DEPLOY_LEASE_S.
  */
 static int
 deploy_owner_gone(json_t *status)

@@ -98,28 +98,17 @@ measure_strategy(json_t *request)
 	return s != NULL ? s : "rounds";
 }
 
-/* Returns 1 when the time in field of object is more than TRIGGER_GRACE
- * seconds past. */
+/* Returns 1 when the time in field of object is more than seconds in the
+ * past, and missing when the field has no time. */
 static int
-measure_overdue(json_t *object, const char *field)
+measure_late(json_t *object, const char *field, long seconds, int missing)
 {
 	const char *when = json_string_value(json_object_get(object, field));
 	time_t at;
 
-	return when != NULL && timefmt_parse(when, &at) == 0 &&
-	    time(NULL) - at > settings_int(CFG_TRIGGER_GRACE);
-}
-
-/* Returns 1 when the time in field of object has come, within a second;
- * a missing time has come. */
-static int
-measure_due(json_t *object, const char *field)
-{
-	const char *when = json_string_value(json_object_get(object, field));
-	time_t at;
-
-	return when == NULL || timefmt_parse(when, &at) == -1 ||
-	    time(NULL) + 1 >= at;
+	if (when == NULL || timefmt_parse(when, &at) == -1)
+		return missing;
+	return time(NULL) - at > seconds;
 }
 
 /* Returns 1 when the owner recorded in status can no longer be working. */
@@ -312,8 +301,9 @@ measure_claim(const char *run_id, enum measure_why why,
 		json_decref(tried);
 		tried = NULL;
 		if (rc == 1) {
-			if (why == WHY_SCAN && !measure_overdue(job->manifest,
-			    "measure_scheduled_at"))
+			if (why == WHY_SCAN && !measure_late(job->manifest,
+			    "measure_scheduled_at",
+			    settings_int(CFG_TRIGGER_GRACE), 0))
 				goto busy_or_idle;
 			if (why == WHY_SCAN)
 				log_warnx("run %s: the measure trigger did not "
@@ -356,9 +346,11 @@ measure_claim(const char *run_id, enum measure_why why,
 			return CLAIM_BUSY;
 		}
 		if (phase != NULL && strcmp(phase, "waiting") == 0) {
-			if ((why == WHY_SCAN && !measure_overdue(st,
-			    "next_round_at")) || (why == WHY_AGAIN &&
-			    !measure_due(st, "next_round_at"))) {
+			/* Due means at most a second ahead. */
+			if ((why == WHY_SCAN && !measure_late(st,
+			    "next_round_at", settings_int(CFG_TRIGGER_GRACE),
+			    0)) || (why == WHY_AGAIN && !measure_late(st,
+			    "next_round_at", -2, 1))) {
 				json_decref(st);
 				goto busy_or_idle;
 			}
@@ -506,7 +498,8 @@ measure_reload_manifest(struct measure_job *job, char *err, size_t errlen)
  * 1 while it runs, 2 when it is stuck (no write for
  * MEASURE_DEPLOY_STALE_S), -1 on a state error. A deploy that stopped
  * half-way has a manifest but no status until /deploy is repeated or
- * deployd resumes it; it counts as running since the manifest's time.
+ * deployd resumes it. Such a deploy counts as running since the
+ * manifest's time.
  */
 static int
 measure_deploy_state(struct measure_job *job, char *err, size_t errlen)

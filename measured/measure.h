@@ -37,7 +37,7 @@ enum measure_claim {
 	CLAIM_ERROR,
 };
 
-/* Why a run is claimed. */
+/* Reason for a claim. */
 enum measure_why {
 	WHY_TRIGGER,	/* /measure: start the next round */
 	WHY_SCAN,	/* a scan: resume a run whose owner is gone, or
@@ -51,7 +51,7 @@ struct measure_job;
 /*
  * Claims the next piece of work of a run. Fills *reply with the body of
  * the /measure response ({run_id, status, results_url, ...}) in every case
- * but CLAIM_ERROR, where err says what failed.
+ * but CLAIM_ERROR, where err describes the failure.
  */
 enum measure_claim measure_claim(const char *run_id, enum measure_why why,
 	    struct measure_job **job, json_t **reply, char *err,

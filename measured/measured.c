@@ -347,11 +347,11 @@ measured_scan_done(void *arg)
 }
 
 /*
- * Lists the runs in progress to resume those whose owner is gone and to
- * start the rounds whose trigger was lost: at start, then every
- * MEASURE_RESCAN_S or TRIGGER_GRACE, whichever is shorter, because a
- * trigger accepted by a process that died before claiming the round is
- * lost to the scheduler.
+ * Lists the runs in progress, to resume those whose owner is gone and to
+ * start the rounds whose trigger was lost. It runs at start, then every
+ * MEASURE_RESCAN_S or TRIGGER_GRACE, whichever is shorter. A trigger that
+ * a process accepted before it died without claiming the round is not
+ * sent again by the scheduler.
  */
 static void
 measured_rescan(evutil_socket_t fd, short what, void *arg)

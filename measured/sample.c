@@ -26,6 +26,9 @@
 /* Bytes of the identity token's header line; Google's ID tokens take
  * about 1 KiB. */
 #define SAMPLE_AUTH_LINE_MAX	8192
+/* Bytes of a token buffer, NUL included: a token that fits leaves room in
+ * the header line for the longest name, X-Serverless-Authorization. */
+#define SAMPLE_TOKEN_SIZE	(SAMPLE_AUTH_LINE_MAX - 64)
 /* Seconds an identity token must stay valid after the cold and contract
  * requests that carry it. */
 #define SAMPLE_TOKEN_VALID_S	600
@@ -62,10 +65,10 @@ sample_header_lines(const struct servicetype_request *req,
 }
 
 /*
- * Asks deployd for an ID token whose audience is the service's URL, as
- * Cloud Run's invoker check wants, valid for at least valid_s more
- * seconds; deployd caches it. Writes the token into buf and the seconds it
- * has left into *left (valid_s when deployd does not know). Returns 0, 1
+ * Asks deployd, which caches tokens, for an ID token valid for at least
+ * valid_s more seconds. Its audience is the service's URL, as Cloud Run's
+ * invoker check expects. Writes the token into buf and the seconds it has
+ * left into *left (valid_s when deployd does not know). Returns 0, 1
  * when deployd answered with an error (the metadata server refused), or -1
  * when deployd did not answer, with err set.
  */
@@ -116,43 +119,30 @@ sample_auth_header(const struct servicetype_request *req)
 }
 
 /*
- * Fills h->auth with the header that carries an ID token for the service,
- * valid for at least valid_s more seconds, and *left (may be NULL) with
- * the seconds it has left; leaves it empty when services are public.
- * Returns -1, with the error recorded under phase, when there is no
- * token.
+ * Gets an ID token for the service into buf, of SAMPLE_TOKEN_SIZE bytes,
+ * valid for at least valid_s more seconds, and the seconds it has left
+ * into *left. deployd may be restarting, so a failure to reach it is tried
+ * up to tries times, 5 s apart. Returns -1, with the error recorded under
+ * phase, when there is no token (or the job stops).
  */
 static int
-sample_auth(struct measure_job *job, json_t *service,
-    const struct servicetype_request *req, const char *phase, long valid_s,
-    struct sample_headers *h, long *left)
+sample_get_token(struct measure_job *job, json_t *service, const char *phase,
+    long valid_s, int tries, char *buf, long *left)
 {
-	char token[SAMPLE_AUTH_LINE_MAX], err[512];
-	long have;
-	int rc, n;
+	char err[512];
+	int rc, attempt;
 
-	h->auth[0] = '\0';
-	if (left != NULL)
-		*left = -1;
-	if (settings_bool(CFG_PUBLIC_SERVICES))
-		return 0;
-	rc = sample_token(json_string_value(json_object_get(service,
-	    "service_url")), valid_s, token, sizeof(token), &have, err,
-	    sizeof(err));
-	if (rc == 0) {
-		n = snprintf(h->auth, sizeof(h->auth), "%s: Bearer %s",
-		    sample_auth_header(req), token);
-		explicit_bzero(token, sizeof(token));
-		if (n > 0 && (size_t)n < sizeof(h->auth)) {
-			if (left != NULL)
-				*left = have;
-			return 0;
-		}
-		explicit_bzero(h->auth, sizeof(h->auth));
-		h->auth[0] = '\0';
-		snprintf(err, sizeof(err), "the identity token is longer than "
-		    "the header allows");
+	for (attempt = 1;; attempt++) {
+		rc = sample_token(json_string_value(json_object_get(service,
+		    "service_url")), valid_s, buf, SAMPLE_TOKEN_SIZE, left,
+		    err, sizeof(err));
+		if (rc != -1 || attempt >= tries)
+			break;
+		if (measure_sleep(job, 5) == -1)
+			return -1;
 	}
+	if (rc == 0)
+		return 0;
 	/* Only a rejection by the metadata server suggests public
 	 * services. A deployd that did not reply is a fault of the agent. */
 	measure_error(job, service, phase, rc == -1 ? "cannot get an "
@@ -162,6 +152,32 @@ sample_auth(struct measure_job *job, json_t *service,
 	return -1;
 }
 
+/*
+ * Fills h->auth with the header that carries an ID token for the service,
+ * valid for at least valid_s more seconds, or leaves it empty when
+ * services are public. Returns -1, with the error recorded under phase,
+ * when there is no token.
+ */
+static int
+sample_auth(struct measure_job *job, json_t *service,
+    const struct servicetype_request *req, const char *phase, long valid_s,
+    struct sample_headers *h)
+{
+	char token[SAMPLE_TOKEN_SIZE];
+	long left;
+
+	h->auth[0] = '\0';
+	if (settings_bool(CFG_PUBLIC_SERVICES))
+		return 0;
+	if (sample_get_token(job, service, phase, valid_s, 1, token,
+	    &left) == -1)
+		return -1;
+	snprintf(h->auth, sizeof(h->auth), "%s: Bearer %s",
+	    sample_auth_header(req), token);
+	explicit_bzero(token, sizeof(token));
+	return 0;
+}
+
 /* Fills h with the test request's header lines and, unless services are
  * public, the identity token's. */
 static int
@@ -169,7 +185,7 @@ sample_headers(struct measure_job *job, json_t *service,
     const struct servicetype_request *req, const char *phase, long valid_s,
     struct sample_headers *h)
 {
-	if (sample_auth(job, service, req, phase, valid_s, h, NULL) == -1)
+	if (sample_auth(job, service, req, phase, valid_s, h) == -1)
 		return -1;
 	sample_header_lines(req, h);
 	if (h->auth[0] != '\0')
@@ -508,7 +524,7 @@ measure_contract(struct measure_job *job, json_t *service)
 	    "service_url"));
 	opts.cafile = sample_cafile();
 	if (sample_auth(job, service, NULL, "contract_validation",
-	    SAMPLE_TOKEN_VALID_S, &headers, NULL) == -1)
+	    SAMPLE_TOKEN_VALID_S, &headers) == -1)
 		return json_pack("{s:f, s:s}", "contract_compliance", 0.0,
 		    "error", "no identity token for the service");
 	opts.extra_header = headers.auth[0] != '\0' ? headers.auth : NULL;
@@ -584,7 +600,7 @@ struct sample_renewal {
 	int		 done;
 	int		 ok;
 	char		 url[CONTRACT_URL_MAX];
-	char		 token[SAMPLE_AUTH_LINE_MAX];
+	char		 token[SAMPLE_TOKEN_SIZE];
 	long		 left;		/* seconds the token has left */
 	char		 err[512];
 };
@@ -608,7 +624,7 @@ static void *
 sample_renewal_run(void *arg)
 {
 	struct sample_renewal *r = arg;
-	char token[SAMPLE_AUTH_LINE_MAX], err[512];
+	char token[SAMPLE_TOKEN_SIZE], err[512];
 	long left = 0;
 	int ok;
 
@@ -641,7 +657,7 @@ struct sample_warm {
 	struct warm_request	*built;	/* every request handed out */
 	size_t			 nbuilt;
 	size_t			 cap;
-	char			 token[SAMPLE_AUTH_LINE_MAX];	/* "": none */
+	char			 token[SAMPLE_TOKEN_SIZE];	/* "": none */
 	int64_t			 token_expiry_ns;	/* CLOCK_MONOTONIC */
 	struct sample_renewal	*renewal;	/* NULL when none runs */
 };
@@ -771,43 +787,20 @@ sample_warm_free(struct sample_warm *w)
 	explicit_bzero(w->token, sizeof(w->token));
 }
 
-/*
- * Gets the warm phase's first token. deployd may be restarting, so a
- * failure to reach it is tried again twice, 5 s apart. Returns 0, or -1
- * with the error recorded (or the job stopping).
- */
+/* Gets the warm phase's first token, unless services are public; a
+ * deployd that does not reply is tried three times. Returns 0, or -1 with
+ * the error recorded (or the job stopping). */
 static int
 sample_warm_token(struct sample_warm *w, json_t *bc)
 {
-	struct servicetype_request req;
-	struct sample_headers h;
-	const char *line;
 	long left;
-	int attempt, rc = -1;
 
 	if (settings_bool(CFG_PUBLIC_SERVICES))
 		return 0;
-	if (w->job->type->test_request(w->job->type_state, time(NULL),
-	    &req) == -1) {
-		measure_error(w->job, w->service, "warm_requests", "cannot "
-		    "build the test request", NULL);
+	if (sample_get_token(w->job, w->service, "warm_requests",
+	    sample_warm_seconds(bc), 3, w->token, &left) == -1)
 		return -1;
-	}
-	for (attempt = 0; attempt < 3 && rc == -1; attempt++) {
-		if (attempt > 0 && measure_sleep(w->job, 5) == -1)
-			return -1;
-		rc = sample_auth(w->job, w->service, &req, "warm_requests",
-		    sample_warm_seconds(bc), &h, &left);
-	}
-	if (rc == -1)
-		return -1;
-	/* Keep the token alone: the header's name depends on each
-	 * request. */
-	line = strstr(h.auth, "Bearer ");
-	snprintf(w->token, sizeof(w->token), "%s", line != NULL ? line + 7 :
-	    "");
 	w->token_expiry_ns = clock_now_ns() + (int64_t)left * 1000000000;
-	sample_headers_clear(&h);
 	return 0;
 }
 

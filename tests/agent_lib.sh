@@ -27,7 +27,7 @@ start_agent()
 }
 
 # stop_agent: SIGTERM to the agent, then a wait of up to 15 s for its exit.
-# Succeeds when it exited in time with status 0. STOP_STATUS holds the
+# Succeeds when it exited in time with status 0. STOP_STATUS is the
 # exit status, or "timeout".
 stop_agent()
 {

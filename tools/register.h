@@ -11,10 +11,10 @@
  */
 int	register_main(int argc, char **argv);
 /*
- * Prints, on one line, the option error that getopt_long() returned as ch
- * (':' for a missing value) for the option just read from argv with the
- * long options opts, then the usage hint; set opterr to 0 first.
- * Defined in tools/ctl.c.
+ * Prints on one line the option error that getopt_long() returned as ch
+ * (':' for a missing value), for the option just read from argv with the
+ * long options opts. Then prints the usage hint. Set opterr to 0 before
+ * the getopt_long() calls. Defined in tools/ctl.c.
  */
 void	ctl_option_error(int ch, char **argv, const struct option *opts);
 

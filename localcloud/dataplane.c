@@ -45,6 +45,9 @@ extern char **environ;
 
 #define DP_CONNECT_RETRY_MS	5	/* while waiting for an instance */
 #define DP_KILL_GRACE_S		10	/* SIGTERM to SIGKILL, as Cloud Run */
+#define DP_REBIND_S		1	/* between binds of a taken port */
+#define DP_REBIND_LOG_EVERY	60	/* failed binds between warnings */
+#define DP_PORT_TRIES		16	/* picks of a port nobody awaits */
 
 static void	instance_stop(struct dp_instance *, int sig);
 static void	instance_try_connect(struct dp_instance *);
@@ -75,29 +78,49 @@ dp_set_nodelay(evutil_socket_t fd)
 		log_warn("TCP_NODELAY");
 }
 
+/* Whether a restored service waits for port, so that nothing else of
+ * localcloud's may take it. */
+static int
+port_awaited(struct lc *lc, uint16_t port)
+{
+	struct run_state *rs = lc->run;
+	struct run_service *svc;
+
+	TAILQ_FOREACH(svc, &rs->services, entry)
+		if (svc->rebind != NULL && svc->port == port)
+			return 1;
+	return 0;
+}
+
 /* Finds a free port on 127.0.0.1 for an instance. Another program may take
  * it before the instance binds; the instance then fails to start and the
  * next connection starts another. */
 static int
-free_port(uint16_t *port)
+free_port(struct lc *lc, uint16_t *port)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
+	socklen_t len;
+	int fd, tries;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+	for (tries = 0; tries < DP_PORT_TRIES; tries++) {
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(sin);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+			close(fd);
+			return -1;
+		}
 		close(fd);
-		return -1;
+		*port = ntohs(sin.sin_port);
+		if (!port_awaited(lc, *port))
+			return 0;
 	}
-	close(fd);
-	*port = ntohs(sin.sin_port);
-	return 0;
+	errno = EADDRINUSE;
+	return -1;
 }
 
 
@@ -282,7 +305,7 @@ instance_start(struct run_service *svc, struct run_revision *rev)
 		snprintf(inst->id + 2 * i, 3, "%02x", raw[i]);
 	if ((inst->service_name = strdup(svc->name)) == NULL ||
 	    (inst->timer = evtimer_new(svc->lc->base, on_instance_timer,
-	    inst)) == NULL || free_port(&inst->port) == -1 ||
+	    inst)) == NULL || free_port(svc->lc, &inst->port) == -1 ||
 	    (env = instance_env(inst)) == NULL)
 		goto fail;
 
@@ -708,30 +731,91 @@ on_accept_error(struct evconnlistener *l, void *arg)
 
 /* ---- interface ---- */
 
+/* Listens on port, or on a free port when it is 0, skipping the ports
+ * that restored services wait for. */
 int
 dataplane_open(struct run_service *svc, uint16_t port)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
+	socklen_t len;
 	evutil_socket_t fd;
+	int tries;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	svc->listener = evconnlistener_new_bind(svc->lc->base, on_accept, svc,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
-	    -1, (struct sockaddr *)&sin, sizeof(sin));
-	if (svc->listener == NULL)
-		return -1;
-	evconnlistener_set_error_cb(svc->listener, on_accept_error);
-	fd = evconnlistener_get_fd(svc->listener);
-	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+	for (tries = 0; tries < DP_PORT_TRIES; tries++) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		svc->listener = evconnlistener_new_bind(svc->lc->base,
+		    on_accept, svc, LEV_OPT_CLOSE_ON_FREE |
+		    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, -1,
+		    (struct sockaddr *)&sin, sizeof(sin));
+		if (svc->listener == NULL)
+			return -1;
+		evconnlistener_set_error_cb(svc->listener, on_accept_error);
+		fd = evconnlistener_get_fd(svc->listener);
+		len = sizeof(sin);
+		if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+			evconnlistener_free(svc->listener);
+			svc->listener = NULL;
+			return -1;
+		}
+		if (port != 0 || !port_awaited(svc->lc, ntohs(sin.sin_port))) {
+			svc->port = ntohs(sin.sin_port);
+			return 0;
+		}
 		evconnlistener_free(svc->listener);
 		svc->listener = NULL;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+/* Binds a taken port once it is free. Every DP_REBIND_LOG_EVERY-th
+ * failed attempt logs a warning. */
+static void
+on_rebind_timer(evutil_socket_t fd, short events, void *arg)
+{
+	struct run_service *svc = arg;
+	struct timeval tv = { DP_REBIND_S, 0 };
+	uint16_t port = svc->port;
+
+	if (dataplane_open(svc, port) == 0) {
+		log_info("service %s: port %u is free again; serving at it",
+		    svc->name, port);
+		event_free(svc->rebind);
+		svc->rebind = NULL;
+		return;
+	}
+	svc->port = port;
+	if (++svc->rebind_tries % DP_REBIND_LOG_EVERY == 0)
+		log_warnx("service %s: port %u is still taken by another "
+		    "program; its uri keeps that port", svc->name, port);
+	(void)evtimer_add(svc->rebind, &tv);
+}
+
+/*
+ * Keeps a restored service at its port while another program has it: a
+ * Cloud Run URL never changes, so the service waits for the port rather
+ * than move. Connections to the port reach the other program until then.
+ */
+int
+dataplane_open_later(struct run_service *svc, uint16_t port)
+{
+	struct timeval tv = { DP_REBIND_S, 0 };
+
+	svc->port = port;
+	svc->rebind_tries = 0;
+	if ((svc->rebind = evtimer_new(svc->lc->base, on_rebind_timer,
+	    svc)) == NULL)
+		return -1;
+	if (evtimer_add(svc->rebind, &tv) == -1) {
+		event_free(svc->rebind);
+		svc->rebind = NULL;
 		return -1;
 	}
-	svc->port = ntohs(sin.sin_port);
+	log_warnx("service %s: port %u is taken by another program; binding "
+	    "it once it is free (every %d s)", svc->name, port, DP_REBIND_S);
 	return 0;
 }
 
@@ -745,6 +829,9 @@ dataplane_close(struct run_service *svc)
 	if (svc->listener != NULL)
 		evconnlistener_free(svc->listener);
 	svc->listener = NULL;
+	if (svc->rebind != NULL)
+		event_free(svc->rebind);
+	svc->rebind = NULL;
 	while ((c = TAILQ_FIRST(&svc->conns)) != NULL)
 		proxy_free(c);
 	while ((inst = TAILQ_FIRST(&svc->instances)) != NULL) {

@@ -73,6 +73,8 @@ struct run_service {
 	/* Data plane state (dataplane.c). */
 	struct run_revision	*serving;	/* NULL: nothing ready */
 	struct evconnlistener	*listener;
+	struct event		*rebind;	/* retries a taken port */
+	unsigned int		 rebind_tries;
 	struct dp_instance_list	 instances;
 	struct dp_conn_list	 conns;
 };
@@ -114,6 +116,7 @@ typedef void (*dp_probe_cb)(void *arg, int ok, const char *reason,
 int	 dataplane_init(struct lc *);
 void	 dataplane_shutdown(struct lc *);
 int	 dataplane_open(struct run_service *, uint16_t port);
+int	 dataplane_open_later(struct run_service *, uint16_t port);
 void	 dataplane_close(struct run_service *);
 int	 dataplane_probe(struct run_service *, struct run_revision *,
 	    dp_probe_cb, void *arg, char *msg, size_t msg_size);

@@ -225,16 +225,13 @@ service_load(struct lc *lc, const char *path)
 	invoker_update(svc);
 	json_decref(rec);
 
-	/* The same port as before, unless another program took it. */
-	if (dataplane_open(svc, (uint16_t)port) == -1) {
-		log_warn("service %s: port %d is not free; moving the service "
-		    "to a new port", svc->name, (int)port);
-		if (dataplane_open(svc, 0) == -1) {
-			log_warn("service %s: cannot open a port", svc->name);
-			run_service_free(svc);
-			return -1;
-		}
-		(void)runstore_save(svc);
+	/* The same port as before, now or once another program frees it. */
+	if (dataplane_open(svc, (uint16_t)port) == -1 &&
+	    dataplane_open_later(svc, (uint16_t)port) == -1) {
+		log_warn("service %s: cannot open port %d", svc->name,
+		    (int)port);
+		run_service_free(svc);
+		return -1;
 	}
 	TAILQ_INSERT_TAIL(&rs->services, svc, entry);
 	reconciling = state == known_state("CONDITION_RECONCILING") ||

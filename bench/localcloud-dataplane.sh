@@ -8,7 +8,11 @@
 # localcloud from the same run script. "nginx-proxy" is a reference: nginx
 # as a reverse proxy (one process, keep-alive upstream connections, no
 # access log) in front of the direct instance, in localcloud's place, to
-# show what any user-space proxy costs on the machine.
+# show what any user-space proxy costs on the machine. "sockmap" is another
+# reference: bench/sockmap-proxy.c, a proxy whose bytes stay in the kernel
+# (a BPF sockhash redirects each socket's bytes to its peer), to show what
+# forwarding without a user-space hop costs. It needs root (CAP_BPF) and
+# libbpf; without them the path is skipped with a note.
 #
 # Backends: "nginx", nginx 1 worker returning a fixed 200 (the proxy, not
 # the backend, dominates), and "c", the C reference implementation
@@ -25,7 +29,7 @@
 # env:   DURATION (seconds per wrk run, default 5), ROUNDS (default 3),
 #        CONNECTIONS (default "1 10 100"), BACKENDS (default "nginx c"),
 #        PIN (0 or 1, default 0), PATHS (default "direct http https
-#        http+iam nginx-proxy"), LOCALCLOUD (the binary, default
+#        http+iam nginx-proxy sockmap"), LOCALCLOUD (the binary, default
 #        BUILDDIR's),
 #        BASELINE (another localcloud binary: adds the path "http-base",
 #        plain http through it, to compare two builds in one run)
@@ -47,7 +51,7 @@ DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-1 10 100}
 BACKENDS=${BACKENDS:-nginx c}
-PATHS=${PATHS:-direct http https http+iam nginx-proxy}
+PATHS=${PATHS:-direct http https http+iam nginx-proxy sockmap}
 PIN=${PIN:-0}
 BASELINE=${BASELINE:-}
 [ -n "$BASELINE" ] && PATHS="$PATHS http-base"
@@ -267,6 +271,41 @@ case " $PATHS " in *" nginx-proxy "*)
 	done ;;
 esac
 
+# The kernel-forwarding reference: one sockmap-proxy per backend, in front
+# of its direct instance, pinned like localcloud. A machine that cannot
+# load it runs the other paths.
+case " $PATHS " in *" sockmap "*)
+	SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+	if ! ${CC:-cc} -O2 -o "$W/sockmap-proxy" \
+	    "$SRCDIR/bench/sockmap-proxy.c" -lbpf 2> "$W/sockmap-cc.log"; then
+		echo "note: path sockmap skipped: it does not build" \
+		    "(libbpf-dev missing?):" >&2
+		cat "$W/sockmap-cc.log" >&2
+		PATHS=$(echo " $PATHS " | sed 's/ sockmap / /')
+	fi ;;
+esac
+case " $PATHS " in *" sockmap "*)
+	for b in $BACKENDS; do
+		sport=$(free_port)
+		echo "$sport" > "$W/sport.$b"
+		$FRONT "$W/sockmap-proxy" "$sport" "$(cat "$W/port.plain.$b")" \
+		    > "$W/sockmap.$b.out" 2> "$W/sockmap.$b.log" &
+		PIDS="$PIDS $!"
+		echo "$!" > "$W/sockmap.$b.pid"
+		for _ in $(seq 1 50); do
+			grep -q ready "$W/sockmap.$b.out" && break
+			kill -0 "$!" 2>/dev/null || break
+			sleep 0.1
+		done
+		if ! grep -q ready "$W/sockmap.$b.out"; then
+			echo "note: path sockmap skipped:" \
+			    "$(cat "$W/sockmap.$b.log")" >&2
+			PATHS=$(echo " $PATHS " | sed 's/ sockmap / /')
+			break
+		fi
+	done ;;
+esac
+
 # url PATH BACKEND: the URL wrk loads.
 url()
 {
@@ -278,14 +317,17 @@ url()
 	http+iam) echo "$(cat "$W/uri.iam.$2")$suffix" ;;
 	http-base) echo "$(cat "$W/uri.base.$2")$suffix" ;;
 	nginx-proxy) echo "http://127.0.0.1:$(cat "$W/rport.$2")$suffix" ;;
+	sockmap) echo "http://127.0.0.1:$(cat "$W/sport.$2")$suffix" ;;
 	esac
 }
 
-# lc_of PATH: the localcloud a path goes through, or "" for direct.
+# lc_of PATH BACKEND: the proxy a path goes through, whose pid is in
+# $W/NAME.pid, or "" for direct.
 lc_of()
 {
 	case $1 in http) echo plain ;; https) echo tls ;; http+iam) echo iam ;;
-	http-base) echo base ;; nginx-proxy) echo rp ;; *) echo "" ;; esac
+	http-base) echo base ;; nginx-proxy) echo rp ;;
+	sockmap) echo "sockmap.$2" ;; *) echo "" ;; esac
 }
 
 # script PATH BACKEND: writes the wrk Lua script, signed now for c.
@@ -321,7 +363,7 @@ cpu_ticks()
 run_wrk()
 {
 	s=$(script "$1" "$2")
-	lc=$(lc_of "$1")
+	lc=$(lc_of "$1" "$2")
 	pid=""
 	[ -n "$lc" ] && pid=$(cat "$W/$lc.pid")
 	t0=$(cpu_ticks "$pid")

@@ -10,7 +10,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config curl ca-certifica
 python3 libevent-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev
 libsodium-dev libssl-dev libsystemd-dev libhttp-parser-dev libcmocka-dev libyaml-dev
 python3-nacl python3-cryptography openssl valgrind clang libclang-rt-14-dev
-wrk hey nginx-light"
+wrk hey nginx-light libbpf-dev"
 
 missing=""
 for p in $PACKAGES; do

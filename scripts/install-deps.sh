@@ -40,5 +40,6 @@ fi
 
 # The JSON Schema validator (ajv) used by make check, from its lock file.
 if [ -f tools/schema/package-lock.json ] && [ ! -d tools/schema/node_modules ]; then
+	echo "install-deps: npm ci in tools/schema (the JSON Schema validator)"
 	(cd tools/schema && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -30,9 +30,10 @@ import sys
 BASE_PACKAGES = ["libc6"]
 
 # -dev packages of scripts/install-deps.sh that the image build does not
-# need: libcmocka-dev and libclang-rt-14-dev serve only the tests, and
-# libsystemd-dev only builds that notify systemd.
-TEST_ONLY_DEV = {"libcmocka-dev", "libclang-rt-14-dev"}
+# need: libcmocka-dev and libclang-rt-14-dev serve only the tests,
+# libbpf-dev only bench/sockmap-proxy.c, and libsystemd-dev only builds
+# that notify systemd.
+TEST_ONLY_DEV = {"libcmocka-dev", "libclang-rt-14-dev", "libbpf-dev"}
 SYSTEMD_DEV = "libsystemd-dev"
 SYSTEMD_SONAME = re.compile(r"^libsystemd\.so\.")
 # Runtimes that --enable-sanitizers links; the image build never does.
@@ -214,7 +215,10 @@ def check_stages(dockerfile, srcdir):
         missing = sorted(wanted - set(build["packages"]))
         expect(not missing, "build stage installs the -dev packages of "
                "scripts/install-deps.sh" +
-               (": missing " + ", ".join(missing) if missing else ""))
+               (": container/Dockerfile lacks " + ", ".join(missing) +
+                " (add them to its build stage, or to TEST_ONLY_DEV in "
+                "this test if the image does not build with them)"
+                if missing else ""))
 
     tools = sorted(p for p in runtime["packages"] if COMPILERS.match(p))
     expect(not tools, "runtime stage installs no compiler or -dev package"

@@ -162,6 +162,33 @@ dup_text(const json_t *obj, const char *key)
 	return s != NULL ? strdup(s) : NULL;
 }
 
+/*
+ * Opens a restored service's port: the same port as before, now or once
+ * another program frees it. A port that cannot become free, because it
+ * is localcloud's own API port or the bind failed for another reason
+ * than a holder, moves the service to a new port and uri.
+ */
+static int
+service_open(struct lc *lc, struct run_service *svc, uint16_t port)
+{
+	const char *reason;
+
+	if (dataplane_open(svc, port) == 0)
+		return 0;
+	if (errno == EADDRINUSE && port != lc->port)
+		return dataplane_open_later(svc, port);
+	reason = errno == EADDRINUSE ? "it is localcloud's API port" :
+	    strerror(errno);
+	if (dataplane_open(svc, 0) == -1) {
+		log_warn("service %s: cannot open a port", svc->name);
+		return -1;
+	}
+	log_warnx("service %s: cannot listen on port %u (%s); moved to port "
+	    "%u, so its uri changed", svc->name, port, reason, svc->port);
+	(void)runstore_save(svc);
+	return 0;
+}
+
 /* Rebuilds one service from its record and opens its port again. */
 static int
 service_load(struct lc *lc, const char *path)
@@ -172,7 +199,6 @@ service_load(struct lc *lc, const char *path)
 	json_t *rec, *cond;
 	const char *project, *location, *id, *state;
 	json_int_t port;
-	int reconciling;
 
 	if ((rec = json_load_file(path, 0, &err)) == NULL) {
 		log_warnx("skipping %s: %s at line %d", path, err.text,
@@ -225,19 +251,11 @@ service_load(struct lc *lc, const char *path)
 	invoker_update(svc);
 	json_decref(rec);
 
-	/* The same port as before, now or once another program frees it. */
-	if (dataplane_open(svc, (uint16_t)port) == -1 &&
-	    dataplane_open_later(svc, (uint16_t)port) == -1) {
-		log_warn("service %s: cannot open port %d", svc->name,
-		    (int)port);
+	if (service_open(lc, svc, (uint16_t)port) == -1) {
 		run_service_free(svc);
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&rs->services, svc, entry);
-	reconciling = state == known_state("CONDITION_RECONCILING") ||
-	    state == known_state("CONDITION_PENDING");
-	log_info("service %s restored at port %u", svc->name, svc->port);
-	run_service_restore(svc, reconciling);
 	return 0;
 }
 
@@ -245,6 +263,7 @@ int
 runstore_load(struct lc *lc)
 {
 	struct run_state *rs = lc->run;
+	struct run_service *svc;
 	char dir[LC_PATH_MAX], path[LC_PATH_MAX];
 	struct dirent *de;
 	size_t len;
@@ -275,5 +294,18 @@ runstore_load(struct lc *lc)
 		(void)service_load(lc, path);
 	}
 	closedir(d);
+
+	/*
+	 * Deploys and instances start only once every saved port is open or
+	 * awaited, so that an instance cannot take the port of a service
+	 * read after it.
+	 */
+	TAILQ_FOREACH(svc, &rs->services, entry) {
+		log_info("service %s restored at port %u", svc->name,
+		    svc->port);
+		run_service_restore(svc, svc->cond_state ==
+		    known_state("CONDITION_RECONCILING") || svc->cond_state ==
+		    known_state("CONDITION_PENDING"));
+	}
 	return 0;
 }

@@ -243,6 +243,19 @@ check "service binds its port once free" grep -q \
     "port $hello_port is free again" "$LC_LOG"
 check "service serves at its old uri" sh -c "curl -s --max-time 20 \
 --cacert '$LC_DATA/ca.pem' '$HELLO_URI/' | grep -q greeting"
+
+# Restart with localcloud's own API on the service's port: that port can
+# never become free, so the service moves.
+lc_stop
+LC_API_PORT=$hello_port lc_start --idle-timeout 60 ||
+    fail "localcloud starts on a service's port"
+unset LC_API_PORT
+moved_uri=$(lc_uri hello)
+check "service moves off the API port" \
+    [ -n "$moved_uri" -a "$moved_uri" != "$HELLO_URI" ]
+check "the move is logged" grep -q "it is localcloud's API port" "$LC_LOG"
+check "moved service serves" sh -c "curl -s --max-time 20 \
+--cacert '$LC_DATA/ca.pem' '$moved_uri/' | grep -q greeting"
 check "instances exist before the stop" [ -n "$(lc_instances hello)" ]
 check "localcloud stops again" lc_stop
 check "instances stop with localcloud" [ -z "$(lc_instances hello)" ]

@@ -90,10 +90,11 @@ EOF
 	    "$LC_IMPL/t/exit/run"
 }
 
-# lc_start [ARGS...]: starts localcloud on a free port and waits for it.
+# lc_start [ARGS...]: starts localcloud on a free port, or on LC_API_PORT
+# when set, and waits for it.
 lc_start()
 {
-	LC_PORT=$(free_port)
+	LC_PORT=${LC_API_PORT:-$(free_port)}
 	LC_API=http://127.0.0.1:$LC_PORT
 	echo "# localcloud $*" >> "$LC_LOG"
 	"$LC_BIN" --port "$LC_PORT" --data-dir "$LC_DATA" \

@@ -277,7 +277,8 @@ main(int argc, char **argv)
 	    sizeof(struct flow_key), sizeof(uint32_t), 2 * MAX_CONNS,
 	    &map_opts);
 	if (map_fd < 0) {
-		fprintf(stderr, "sockmap-proxy: creating the sockhash: %s\n",
+		fprintf(stderr, "sockmap-proxy: creating the sockhash: %s "
+		    "(it needs CAP_BPF and CAP_NET_ADMIN: run it as root)\n",
 		    strerror(-map_fd));
 		return EXIT_NO_BPF;
 	}

@@ -158,6 +158,7 @@ test_valid_frame(void **state)
 static void
 test_split_at_every_byte(void **state)
 {
+	json_t *body = json_pack("{s:s}", "object", "runs/a/results.json");
 	msgpack_sbuffer sb;
 	struct frame f;
 	size_t cut, consumed, first;
@@ -166,8 +167,8 @@ test_split_at_every_byte(void **state)
 	msgpack_sbuffer_init(&sb);
 	build_frame(&sb, V_VALID);
 	first = sb.size;
-	assert_int_equal(frame_encode(&sb, MSG_STATE_GET, 7, json_pack(
-	    "{s:s}", "object", "runs/a/results.json")), 0);
+	assert_int_equal(frame_encode(&sb, MSG_STATE_GET, 7, body), 0);
+	json_decref(body);	/* frame_encode takes no reference */
 
 	for (cut = 0; cut < first; cut++)
 		assert_int_equal(frame_parse((uint8_t *)sb.data, cut,

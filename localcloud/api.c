@@ -218,6 +218,19 @@ lc_read_json(struct evhttp_request *req, size_t max_bytes, json_t **out)
 	return 0;
 }
 
+/* Whether s[0..len) is valid UTF-8. jansson's checked constructor rejects
+ * invalid sequences, overlong forms and encoded surrogates. */
+int
+lc_utf8_valid(const char *s, size_t len)
+{
+	json_t *text;
+
+	if ((text = json_stringn(s, len)) == NULL)
+		return 0;
+	json_decref(text);
+	return 1;
+}
+
 /* Decodes a query component: %XX escapes and '+' as a space. */
 static char *
 lc_query_decode(const char *s, size_t len)
@@ -292,6 +305,18 @@ lc_parse_digits(const char **p, int n, int *out)
 	return 0;
 }
 
+/* Days in month mon (1 to 12) of a Gregorian year. */
+static int
+days_in_month(int year, int mon)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+
+	if (mon == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+		return 29;
+	return days[mon - 1];
+}
+
 int
 lc_parse_time(const char *text, struct timespec *out)
 {
@@ -309,8 +334,8 @@ lc_parse_time(const char *text, struct timespec *out)
 	    lc_parse_digits(&p, 2, &min) == -1 || *p++ != ':' ||
 	    lc_parse_digits(&p, 2, &sec) == -1)
 		return -1;
-	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 ||
-	    min > 59 || sec > 60)
+	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) ||
+	    hour > 23 || min > 59 || sec > 60)
 		return -1;
 	if (*p == '.') {
 		p++;

@@ -36,6 +36,10 @@
 /* Largest request body evhttp accepts at all, in bytes; each handler
  * passes its own, usually smaller, limit to lc_read_body(). */
 #define LC_HTTP_BODY_MAX	(64 * 1024 * 1024)
+#define LC_HTTP_HEADERS_MAX	(64 * 1024)	/* request line and headers */
+/* Idle time allowed in reading a request or writing a reply, in seconds.
+ * A request whose reply comes later, such as operations.wait, has none. */
+#define LC_HTTP_TIMEOUT_S	60
 
 struct lc {
 	struct event_base	*base;
@@ -109,6 +113,7 @@ int	 lc_read_json(struct evhttp_request *, size_t max_bytes, json_t **out);
 /* api.c: the decoded value of key in a raw query string (a malloc'd copy,
  * which the caller frees), or NULL when absent. */
 char	*lc_query_get(const char *query, const char *key);
+int	 lc_utf8_valid(const char *s, size_t len);
 
 /*
  * api.c: small helpers. lc_format_time writes RFC 3339 UTC with

@@ -415,6 +415,14 @@ dispatch(struct evhttp_request *req, void *arg)
 		free(path);
 		return;
 	}
+	/* Query values are read as C strings, which a NUL would cut short:
+	 * "serviceId=a%00b" would name service "a". */
+	if (query != NULL && strstr(query, "%00") != NULL) {
+		lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
+		    "The query string contains an encoded NUL byte (%%00).");
+		free(path);
+		return;
+	}
 	log_debug("%s %s", lc_method_name(evhttp_request_get_command(req)),
 	    evhttp_request_get_uri(req));
 
@@ -480,6 +488,8 @@ main(int argc, char **argv)
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_max_body_size(lc.http, LC_HTTP_BODY_MAX);
+	evhttp_set_max_headers_size(lc.http, LC_HTTP_HEADERS_MAX);
+	evhttp_set_timeout(lc.http, LC_HTTP_TIMEOUT_S);
 	evhttp_set_gencb(lc.http, dispatch, &lc);
 	if (api_listen(&lc) == -1)
 		goto out;

@@ -112,6 +112,12 @@ md_service_account(struct lc *lc, struct evhttp_request *req,
 			free(audience);
 			return;
 		}
+		if (!lc_utf8_valid(audience, strlen(audience))) {
+			md_text(req, 400, "the audience parameter is not "
+			    "valid UTF-8\n");
+			free(audience);
+			return;
+		}
 		if (tokens_id_token(audience, email, &token) == -1) {
 			md_text(req, 500, "cannot sign an ID token\n");
 			free(audience);

@@ -100,7 +100,6 @@ const char *
 objstore_invalid_object_name(const char *name, size_t len)
 {
 	const char *seg, *end = name + len, *slash;
-	json_t *utf8;
 
 	if (len == 0)
 		return "The object name is empty.";
@@ -111,11 +110,8 @@ objstore_invalid_object_name(const char *name, size_t len)
 	if (memchr(name, '\r', len) != NULL || memchr(name, '\n', len) != NULL)
 		return "The object name contains a carriage return or line "
 		    "feed.";
-	/* jansson's checked constructor rejects invalid UTF-8, overlong
-	 * forms and encoded surrogates. */
-	if ((utf8 = json_stringn(name, len)) == NULL)
+	if (!lc_utf8_valid(name, len))
 		return "The object name is not valid UTF-8.";
-	json_decref(utf8);
 	for (seg = name; seg <= end; seg = slash + 1) {
 		slash = memchr(seg, '/', (size_t)(end - seg));
 		if (slash == NULL)

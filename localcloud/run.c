@@ -826,6 +826,11 @@ service_patch(struct lc *lc, struct evhttp_request *req,
 			    "Invalid service id '%.64s'.", rp->id);
 			goto out;
 		}
+		if (strcmp(rp->location, "-") == 0) {
+			lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
+			    "A location is required to create a service.");
+			goto out;
+		}
 		if ((svc = run_service_new(lc, rp->project, rp->location,
 		    rp->id, spec)) == NULL) {
 			lc_reply_google_error(req, 500, "INTERNAL",
@@ -1188,6 +1193,7 @@ route_operations(struct lc *lc, struct evhttp_request *req,
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	struct run_state *rs = lc->run;
 	struct run_operation *op;
+	struct run_service *svc;
 	struct run_waiter *w;
 	json_t *out, *list;
 	char name[RUN_NAME_MAX];
@@ -1237,6 +1243,11 @@ route_operations(struct lc *lc, struct evhttp_request *req,
 	} else if (method == EVHTTP_REQ_GET) {
 		lc_reply_json(req, 200, operation_json(op));
 	} else if (method == EVHTTP_REQ_DELETE) {
+		/* Deleting an operation does not cancel its deploy, which
+		 * then finishes with no operation to report to. */
+		TAILQ_FOREACH(svc, &rs->services, entry)
+			if (svc->deploy != NULL && svc->deploy->op == op)
+				svc->deploy->op = NULL;
 		while ((w = TAILQ_FIRST(&op->waiters)) != NULL)
 			waiter_reply(w);
 		TAILQ_REMOVE(&rs->operations, op, entry);

@@ -36,6 +36,11 @@
 #include "objstore.h"
 #include "tokens.h"
 
+/* Limits of an object's custom metadata, in bytes, as Cloud Storage sets
+ * them: each key, each value, and all keys and values together. */
+#define STORAGE_META_KEY_MAX	1024
+#define STORAGE_META_VALUE_MAX	4096
+#define STORAGE_META_TOTAL_MAX	8192
 /* Maximum JSON body (bucket insert, object patch), in bytes. */
 #define STORAGE_JSON_MAX	(1024 * 1024)
 /* Default and maximum maxResults of a list. */
@@ -336,6 +341,32 @@ valid_metadata(json_t *meta)
 	return 1;
 }
 
+/* Returns why custom metadata exceeds Cloud Storage's limits, or NULL.
+ * Every value must be a string already. */
+static const char *
+metadata_too_large(json_t *meta)
+{
+	const char *key;
+	json_t *value;
+	size_t klen, vlen, total = 0;
+
+	json_object_foreach(meta, key, value) {
+		klen = strlen(key);
+		vlen = json_string_length(value);
+		if (klen > STORAGE_META_KEY_MAX)
+			return "Invalid metadata: a key is longer than 1024 "
+			    "bytes.";
+		if (vlen > STORAGE_META_VALUE_MAX)
+			return "Invalid metadata: a value is longer than 4096 "
+			    "bytes.";
+		total += klen + vlen;
+	}
+	if (total > STORAGE_META_TOTAL_MAX)
+		return "Invalid metadata: its keys and values total more "
+		    "than 8192 bytes.";
+	return NULL;
+}
+
 /* One part of a multipart/related body. */
 struct part {
 	const char	*headers;
@@ -465,6 +496,7 @@ parse_multipart(struct evhttp_request *req, const char *body, size_t len,
 	char boundary[STORAGE_BOUNDARY_MAX + 1];
 	struct part parts[2];
 	json_t *meta, *v;
+	const char *reason;
 
 	if (multipart_boundary(type, boundary, sizeof(boundary)) == -1 ||
 	    multipart_split(body, len, boundary, parts) == -1) {
@@ -501,6 +533,11 @@ parse_multipart(struct evhttp_request *req, const char *body, size_t len,
 			lc_reply_gcs_error(req, 400, "invalid",
 			    "Invalid metadata: expected an object of string "
 			    "values.");
+			return -1;
+		}
+		if ((reason = metadata_too_large(v)) != NULL) {
+			json_decref(meta);
+			lc_reply_gcs_error(req, 400, "invalid", "%s", reason);
 			return -1;
 		}
 		up->metadata = json_incref(v);
@@ -740,7 +777,7 @@ handle_patch(struct storage *s, struct evhttp_request *req, struct bucket *b,
 {
 	struct object *obj;
 	json_t *body = NULL, *v, *metadata = NULL;
-	const char *type;
+	const char *type, *reason;
 
 	if (lc_read_json(req, STORAGE_JSON_MAX, &body) == -1)
 		return;
@@ -765,6 +802,11 @@ handle_patch(struct storage *s, struct evhttp_request *req, struct bucket *b,
 		}
 	} else if (obj->metadata != NULL)
 		metadata = json_incref(obj->metadata);
+	if (metadata != NULL &&
+	    (reason = metadata_too_large(metadata)) != NULL) {
+		lc_reply_gcs_error(req, 400, "invalid", "%s", reason);
+		goto done;
+	}
 	if (objstore_update(b, obj, type, metadata) == -1) {
 		reply_store_error(req, "update the object");
 		goto done;

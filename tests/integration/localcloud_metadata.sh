@@ -99,6 +99,12 @@ check "a response carries Metadata-Flavor: Google" grep -qi \
 check "identity without audience is 400" test "$(http_status \
     "$MD/instance/service-accounts/default/identity" \
     -H 'Metadata-Flavor: Google')" = 400
+check "identity with invalid UTF-8 audience is 400" test "$(http_status \
+    "$MD/instance/service-accounts/default/identity?audience=%ff%fe" \
+    -H 'Metadata-Flavor: Google')" = 400
+check "identity with an encoded NUL is 400" test "$(http_status \
+    "$MD/instance/service-accounts/default/identity?audience=http://a%00.b" \
+    -H 'Metadata-Flavor: Google')" = 400
 curl -s -o "$T_DIR/jwks.json" "$U/oauth2/v3/certs"
 md 'instance/service-accounts/default/identity?audience=http%3A%2F%2F127.0.0.1%3A9%2Fapi&format=full' \
     >"$T_DIR/id1"

@@ -215,6 +215,30 @@ check "failed service is restored" [ "$(lc_call GET "$SVC/missing")" = 200 ]
 check "failed service keeps its condition" \
     [ "$(jq_body 'd["terminalCondition"]["state"]')" = CONDITION_FAILED ]
 
+# Deleting an operation while its deploy runs leaves the deploy to finish.
+lc_call POST "$SVC?serviceId=opdel" "$(lc_service_body local/t/slow)" \
+    >/dev/null
+opdel=$(jq_body 'd["name"]')
+check "delete of a running operation is 200" \
+    [ "$(lc_call DELETE "/v2/$opdel")" = 200 ]
+check "the deleted operation is gone" [ "$(lc_call GET "/v2/$opdel")" = 404 ]
+for _ in $(seq 1 50); do
+	lc_call GET "$SVC/opdel" >/dev/null
+	[ "$(jq_body 'd["terminalCondition"]["state"]')" = \
+	    CONDITION_SUCCEEDED ] && break
+	sleep 0.1
+done
+check "its deploy still finishes" [ "$(jq_body \
+    'd["terminalCondition"]["state"]')" = CONDITION_SUCCEEDED ]
+check "localcloud serves after the delete" [ "$(lc_call GET "$SVC")" = 200 ]
+
+expect_error 400 INVALID_ARGUMENT "patch cannot create in location -" \
+    PATCH "/v2/projects/p/locations/-/services/dash?allowMissing=true" \
+    "$(lc_service_body local/t/ok)"
+expect_error 400 INVALID_ARGUMENT "encoded NUL in the query is 400" \
+    POST "$SVC?serviceId=nul%00x" "$(lc_service_body local/t/ok)"
+check "the NUL did not create a service" [ "$(lc_call GET "$SVC/nul")" = 404 ]
+
 # Restart with a service's port taken by another program: the service
 # keeps its uri and binds the port once the other program lets it go.
 lc_stop

@@ -167,6 +167,46 @@ check "patch with a stale metageneration is 412" test "$(curl -s -o \
     /dev/null -w '%{http_code}' -X PATCH -d '{}' \
     "$U/storage/v1/b/bkt/o/multi.json?ifMetagenerationMatch=1")" = 412
 
+# Custom metadata is limited to 8 KiB in all, 4 KiB per value: larger
+# maps get 400 and the object keeps what it had.
+big=$(python3 -c 'print("v" * 4000)')
+meta_of()
+{
+	python3 -c 'import json, sys
+print(json.dumps({"metadata": {"k%d" % i: sys.argv[2]
+    for i in range(int(sys.argv[1]))}}))' "$1" "$2"
+}
+check "metadata of 8 KiB is accepted" test "$(curl -s -o /dev/null \
+    -w '%{http_code}' -X PATCH -d "$(meta_of 2 "$big")" \
+    "$U/storage/v1/b/bkt/o/multi.json")" = 200
+code=$(curl -s -o "$T_DIR/resp" -w '%{http_code}' -X PATCH \
+    -d "$(meta_of 3 "$big")" "$U/storage/v1/b/bkt/o/multi.json")
+check "metadata over 8 KiB is 400" test "$code" = 400
+check "the 400 names the limit" grep -q 8192 "$T_DIR/resp"
+check "a value over 4 KiB is 400" test "$(curl -s -o /dev/null \
+    -w '%{http_code}' -X PATCH -d "$(meta_of 1 "${big}${big}")" \
+    "$U/storage/v1/b/bkt/o/multi.json")" = 400
+check "a rejected patch keeps the metadata" test "$(curl -s \
+    "$U/storage/v1/b/bkt/o/multi.json" | python3 -c 'import json, sys
+print(len(json.load(sys.stdin)["metadata"]))')" = 3
+printf -- '--%s\r\nContent-Type: application/json\r\n\r\n{"name":"big.json",%s\r\n--%s\r\nContent-Type: text/plain\r\n\r\nx\r\n--%s--\r\n' \
+    $boundary "$(meta_of 3 "$big" | cut -c2-)" $boundary $boundary \
+    >"$T_DIR/multipart-big"
+check "multipart with metadata over 8 KiB is 400" test "$(curl -s -o \
+    /dev/null -w '%{http_code}' -X POST \
+    -H "Content-Type: multipart/related; boundary=$boundary" \
+    --data-binary "@$T_DIR/multipart-big" \
+    "$U/upload/storage/v1/b/bkt/o?uploadType=multipart")" = 400
+check "the rejected upload stored nothing" test "$(curl -s -o /dev/null \
+    -w '%{http_code}' "$U/storage/v1/b/bkt/o/big.json")" = 404
+
+# Request headers are limited to 64 KiB.
+big_header=$(python3 -c 'print("a" * 100000)')
+check "headers over 64 KiB are 400" test "$(curl -s -o /dev/null \
+    -w '%{http_code}' -H "X-Big: $big_header" "$U/storage/v1/b")" = 400
+check "localcloud serves after them" test "$(curl -s -o /dev/null \
+    -w '%{http_code}' "$U/storage/v1/b")" = 200
+
 # Listing: pages of three over seven objects under p/.
 for n in 1 2 3 4 5 6 7; do
 	upload "p%2F$n" "$T_DIR/nine" >/dev/null

@@ -5,7 +5,7 @@
 # Python's cryptography package, and the key kept across a restart.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
-t_plan 28
+t_plan 30
 
 LC_BIN=$B/localcloud/localcloud
 VERIFY=$S/tests/integration/localcloud_sched_verify.py

@@ -5,7 +5,7 @@
 # checks, and objects surviving a restart.
 . "$PERF_AGENT_SRCDIR/tests/lib.sh"
 
-t_plan 50
+t_plan 59
 
 LC_BIN=$B/localcloud/localcloud
 PORT=$(free_port)

@@ -110,8 +110,8 @@ load_verdict(void)
 	fd = bpf_prog_load(BPF_PROG_TYPE_SK_SKB, "sockmap_proxy", "none",
 	    prog, sizeof(prog) / sizeof(prog[0]), &opts);
 	if (fd < 0) {
-		fprintf(stderr, "sockmap-proxy: loading the verdict program: "
-		    "%s\n%s", strerror(-fd), verifier_log);
+		fprintf(stderr, "sockmap-proxy: loading the verdict program "
+		    "failed: %s\n%s", strerror(-fd), verifier_log);
 		return -1;
 	}
 	return fd;
@@ -146,25 +146,22 @@ route(int from, int to)
 	return bpf_map_update_elem(map_fd, &key, &value, BPF_NOEXIST);
 }
 
-static int
-tcp_socket(void)
+static void
+set_nodelay(int fd)
 {
-	int one = 1, fd;
+	int enable = 1;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &enable,
+	    sizeof(enable));
 }
 
-static int
+static void
 loopback(struct sockaddr_in *sin, int port)
 {
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons((uint16_t)port);
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return 0;
 }
 
 static void
@@ -213,20 +210,26 @@ accept_one(int ep, int lfd, int upstream_port)
 {
 	struct epoll_event ev;
 	struct sockaddr_in sin;
-	int cfd, ufd, routed, one = 1;
+	int cfd, ufd, routed;
 
 	if ((cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		return;
-	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (cfd >= MAX_FD || (ufd = tcp_socket()) == -1) {
+	ufd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd >= MAX_FD || ufd == -1 || ufd >= MAX_FD) {
+		fprintf(stderr, "sockmap-proxy: out of descriptors (at most "
+		    "%d); closing a client\n", MAX_FD);
+		if (ufd != -1)
+			close(ufd);
 		close(cfd);
 		return;
 	}
+	set_nodelay(cfd);
+	set_nodelay(ufd);
 	loopback(&sin, upstream_port);
-	if (ufd >= MAX_FD ||
-	    connect(ufd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-		fprintf(stderr, "sockmap-proxy: connect to port %d: %s\n",
-		    upstream_port, strerror(errno));
+	if (connect(ufd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		fprintf(stderr, "sockmap-proxy: cannot connect to port %d: %s "
+		    "(is the instance listening?)\n", upstream_port,
+		    strerror(errno));
 		close(ufd);
 		close(cfd);
 		return;
@@ -263,7 +266,7 @@ main(int argc, char **argv)
 	LIBBPF_OPTS(bpf_map_create_opts, map_opts);
 	struct epoll_event events[64], ev = { .events = EPOLLIN };
 	struct sockaddr_in sin;
-	int listen_port, upstream_port, prog_fd, lfd, ep, n, i, one = 1;
+	int listen_port, upstream_port, prog_fd, lfd, ep, n, i, enable = 1;
 
 	if (argc != 3 || (listen_port = atoi(argv[1])) <= 0 ||
 	    listen_port > 65535 || (upstream_port = atoi(argv[2])) <= 0 ||
@@ -277,8 +280,8 @@ main(int argc, char **argv)
 	    sizeof(struct flow_key), sizeof(uint32_t), 2 * MAX_CONNS,
 	    &map_opts);
 	if (map_fd < 0) {
-		fprintf(stderr, "sockmap-proxy: creating the sockhash: %s "
-		    "(it needs CAP_BPF and CAP_NET_ADMIN: run it as root)\n",
+		fprintf(stderr, "sockmap-proxy: creating the sockhash failed: "
+		    "%s (it needs CAP_BPF and CAP_NET_ADMIN: run it as root)\n",
 		    strerror(-map_fd));
 		return EXIT_NO_BPF;
 	}
@@ -287,17 +290,18 @@ main(int argc, char **argv)
 	if ((n = bpf_prog_attach(prog_fd, map_fd, BPF_SK_SKB_STREAM_VERDICT,
 	    0)) != 0) {
 		fprintf(stderr, "sockmap-proxy: attaching the verdict "
-		    "program: %s\n", strerror(-n));
+		    "program failed: %s\n", strerror(-n));
 		return EXIT_NO_BPF;
 	}
 
+	loopback(&sin, listen_port);
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    loopback(&sin, listen_port) ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &enable,
+	    sizeof(enable)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(lfd, 1024) == -1) {
-		fprintf(stderr, "sockmap-proxy: listen on 127.0.0.1:%d: %s\n",
-		    listen_port, strerror(errno));
+		fprintf(stderr, "sockmap-proxy: cannot listen on 127.0.0.1:%d: "
+		    "%s\n", listen_port, strerror(errno));
 		return 1;
 	}
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)

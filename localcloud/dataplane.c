@@ -787,7 +787,6 @@ on_rebind_timer(evutil_socket_t fd, short events, void *arg)
 		svc->rebind = NULL;
 		return;
 	}
-	svc->port = port;
 	if (++svc->rebind_tries % DP_REBIND_LOG_EVERY == 0)
 		log_warnx("service %s: port %u is still taken by another "
 		    "program; its uri keeps that port", svc->name, port);

@@ -675,6 +675,18 @@ run_service_free(struct run_service *svc)
 	free(svc);
 }
 
+/* Replies 400 and returns 1 when the path names every location ("-"),
+ * where no service can be created. */
+static int
+location_missing(struct evhttp_request *req, const struct run_path *rp)
+{
+	if (strcmp(rp->location, "-") != 0)
+		return 0;
+	lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
+	    "A location is required to create a service.");
+	return 1;
+}
+
 /* services.create: POST .../services?serviceId=ID with the Service. */
 static void
 service_create(struct lc *lc, struct evhttp_request *req,
@@ -698,11 +710,8 @@ service_create(struct lc *lc, struct evhttp_request *req,
 		    "end with a hyphen, and be fewer than 50 characters.", id);
 		goto out;
 	}
-	if (strcmp(rp->location, "-") == 0) {
-		lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
-		    "A location is required to create a service.");
+	if (location_missing(req, rp))
 		goto out;
-	}
 	if (lc_read_json(req, RUN_BODY_MAX, &body) == -1)
 		goto out;
 	strip_output_fields(body);
@@ -826,11 +835,8 @@ service_patch(struct lc *lc, struct evhttp_request *req,
 			    "Invalid service id '%.64s'.", rp->id);
 			goto out;
 		}
-		if (strcmp(rp->location, "-") == 0) {
-			lc_reply_google_error(req, 400, "INVALID_ARGUMENT",
-			    "A location is required to create a service.");
+		if (location_missing(req, rp))
 			goto out;
-		}
 		if ((svc = run_service_new(lc, rp->project, rp->location,
 		    rp->id, spec)) == NULL) {
 			lc_reply_google_error(req, 500, "INTERNAL",
